@@ -1,0 +1,3 @@
+"""Unified-M: the Dagster code location and the pure domain code it calls."""
+
+__version__ = "0.1.0"

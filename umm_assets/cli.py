@@ -1,0 +1,190 @@
+"""The ``umm`` command line (see design.md, "Interfaces")."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution", "validated_tests")
+MODEL_CHAIN = ("mmm_posterior", "reconciled_lift", "allocation")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 1."""
+
+
+def _week(text: str) -> str:
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+    if day.weekday() != 0:
+        raise argparse.ArgumentTypeError(f"{text} is a {day:%A}: weekly partitions are keyed by their Monday")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="umm", description="Unified-M: unified marketing measurement on Dagster.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="write a demo landing zone with known true effects (+ truth.json)")
+    demo.add_argument("--out", type=Path, help="landing zone folder (default: UMM_RAW_URI, else data/raw)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--weeks", type=int, default=160, help="weeks of daily history (default 160)")
+    demo.add_argument("--end-week", type=_week, help="Monday of the last week (default: the last complete week)")
+
+    mat = commands.add_parser("materialize", help="materialize assets through Dagster (recorded in DAGSTER_HOME)")
+    which = mat.add_mutually_exclusive_group(required=True)
+    which.add_argument("--latest", action="store_true",
+                       help="validated_* for every week with raw rows, then the model chain for the newest week")
+    which.add_argument("--partition", type=_week, metavar="W", help="one weekly partition (its Monday)")
+    which.add_argument("--from", dest="start", type=_week, metavar="W1", help="first week of a backfill range")
+    mat.add_argument("--to", dest="end", type=_week, metavar="W2", help="last week of a backfill range")
+    mat.add_argument("--select", help="comma-separated asset names (default: every asset)")
+
+    serve = commands.add_parser("serve", help="the REST API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    dash = commands.add_parser("dash", help="the dashboard")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8050)
+
+    commands.add_parser("up", help="the whole platform on one machine (what `make run` does)")
+
+    keys = commands.add_parser("keys", help="API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create a key (printed once, as the last line)")
+    create.add_argument("--role", choices=("viewer", "analyst", "admin"), required=True)
+    create.add_argument("--name", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "materialize":
+            return _materialize(args)
+        if args.command == "up":
+            from umm_assets.up import up
+
+            return up(lambda: main(["materialize", "--latest"]))
+        print(f"umm {args.command}: arrives with a later issue (the REST API and dashboard)", file=sys.stderr)
+        return 2
+    except CliError as err:
+        print(f"umm {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from umm_assets.lib import demo
+    from umm_assets.lib.settings import Settings
+
+    out = args.out
+    if out is None:
+        raw = Settings.from_env().raw_uri
+        if "://" in raw:
+            raise CliError(f"UMM_RAW_URI={raw} is remote: pass --out DIR and upload the folder")
+        out = Path(raw)
+    end = dt.date.fromisoformat(args.end_week) if args.end_week else None
+    truth = demo.generate(out, seed=args.seed, weeks=args.weeks, end_week=end)
+    print(f"wrote a demo landing zone to {out} ({truth['weeks']} weeks, {truth['first_week']} .. "
+          f"{truth['last_week']}, {len(truth['channels'])} channels, {len(truth['tests'])} tests)")
+    for name, channel in truth["channels"].items():
+        print(f"  {name:10s} true ROAS {channel['roas']:.2f}")
+    print(f"truth: {Path(out) / 'truth.json'}")
+    return 0
+
+
+# --- materialize -------------------------------------------------------------------------------
+
+
+def _instance():
+    import dagster as dg
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    from umm_assets.definitions import build_defs
+    from umm_assets.lib.settings import Settings
+
+    settings = Settings.from_env()
+    defs = build_defs(settings)
+    known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    selected = _selection(args.select, known)
+    weekly = defs.resolve_assets_def("validated_spend").partitions_def
+    valid = set(weekly.get_partition_keys())
+    instance = _instance()
+
+    if args.latest:
+        from umm_assets.defs.automation import raw_weeks
+        from umm_assets.defs.resources import LandingZoneResource
+        from dagster_aws.s3 import S3Resource
+
+        weeks = [w for w in raw_weeks(LandingZoneResource(uri=settings.raw_uri, s3=S3Resource())) if w in valid]
+        if not weeks:
+            raise CliError(f"no spend or outcome rows under {settings.raw_uri} dated between "
+                           f"{settings.first_week} (UMM_FIRST_WEEK) and the last complete week")
+        validated = [a for a in VALIDATED if a in selected]
+        if validated:
+            _run(defs, instance, validated, weeks[0], weeks[-1])
+        chain = [a for a in MODEL_CHAIN if a in selected]
+        if chain:
+            _run(defs, instance, chain, weeks[-1], weeks[-1])
+        return 0
+
+    if args.partition:
+        start = end = args.partition
+    else:
+        if not args.end:
+            raise CliError("--from needs --to")
+        start, end = args.start, args.end
+        if end < start:
+            raise CliError(f"--to {end} is before --from {start}")
+    for week in {start, end}:
+        if week not in valid:
+            raise CliError(f"{week} is not a partition: partitions run from {min(valid)} (UMM_FIRST_WEEK) "
+                           f"to {max(valid)} (the last complete week)")
+    _run(defs, instance, sorted(selected, key=_graph_order), start, end)
+    return 0
+
+
+def _graph_order(name: str) -> int:
+    order = [*VALIDATED, *MODEL_CHAIN]
+    return order.index(name) if name in order else len(order)
+
+
+def _selection(select: str | None, known: set[str]) -> list[str]:
+    if not select:
+        return sorted(known, key=_graph_order)
+    names = [n.strip() for n in select.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CliError(f"unknown asset(s) {', '.join(unknown)}; known: {', '.join(sorted(known, key=_graph_order))}")
+    return names
+
+
+def _run(defs, instance, assets: Sequence[str], start: str, end: str) -> None:
+    from umm_assets.defs.runs import failure_messages, materialize_range
+
+    span = start if start == end else f"{start} .. {end}"
+    print(f"materializing {', '.join(assets)} for {span}", flush=True)
+    result = materialize_range(defs, instance, assets, start, end, log_level=os.environ.get("UMM_LOG_LEVEL", "INFO"))
+    if not result.success:
+        raise CliError(f"run {result.run_id} failed:\n" + "\n".join(failure_messages(result)))
+    print(f"run {result.run_id} succeeded", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

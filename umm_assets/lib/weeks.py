@@ -1,0 +1,44 @@
+"""Calendar weeks: the platform's unit of time. A week starts on Monday and is keyed by that date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+WEEK = dt.timedelta(days=7)
+
+
+def week_start(day: dt.date) -> dt.date:
+    """The Monday of the week containing ``day``."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def week_starts(days: pd.Series) -> pd.Series:
+    """Vectorised :func:`week_start` for a datetime64 series (result is datetime64, midnight)."""
+    days = pd.to_datetime(days).dt.normalize()
+    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+
+
+def last_complete_week(today: dt.date | None = None) -> dt.date:
+    """The Monday of the newest week whose Sunday is already over."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    return week_start(today) - WEEK
+
+
+def week_key(monday: dt.date) -> str:
+    return monday.isoformat()
+
+
+def parse_week_key(key: str) -> dt.date:
+    """Parse a partition key, refusing anything but an ISO Monday."""
+    day = dt.date.fromisoformat(key)
+    if day.weekday() != 0:
+        raise ValueError(f"week key {key!r} is not a Monday")
+    return day
+
+
+def weeks_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every Monday from ``first`` to ``last`` inclusive."""
+    first, last = week_start(first), week_start(last)
+    return [first + i * WEEK for i in range((last - first) // WEEK + 1)] if last >= first else []

@@ -1,0 +1,111 @@
+"""``umm up`` (what ``make run`` calls): the whole platform on one machine.
+
+Writes demo data when the landing zone is empty, materializes the newest weeks, then starts the
+Dagster webserver and daemon (``dagster dev`` on ``workspace.yaml``), prints their addresses and
+stays in the foreground; Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from umm_assets.lib.contracts import INPUTS
+from umm_assets.lib.landing import LocalLandingZone
+from umm_assets.lib.settings import Settings
+
+
+@dataclass(frozen=True)
+class Ports:
+    host: str
+    dagster: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        return cls(host=os.environ.get("UMM_HOST", "127.0.0.1"),
+                   dagster=int(os.environ.get("UMM_DAGSTER_PORT", "3000")))
+
+
+def landing_zone_is_empty(raw_uri: str) -> bool:
+    if "://" in raw_uri:
+        return False  # a remote landing zone is the user's: never write demo data into it
+    zone = LocalLandingZone(raw_uri)
+    return not any(zone.list_files(spec.folder) for spec in INPUTS.values())
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    # own session: stopping it stops its children too (dagster dev starts a daemon and code servers)
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def up(materialize) -> int:
+    """Bring the platform up; ``materialize`` runs ``umm materialize --latest`` in this process."""
+    settings = Settings.from_env()
+    ports = Ports.from_env()
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+
+    if landing_zone_is_empty(settings.raw_uri):
+        from umm_assets.lib import demo
+
+        print(f"landing zone {settings.raw_uri} is empty: writing demo data", flush=True)
+        demo.generate(Path(settings.raw_uri))
+    status = materialize()
+    if status != 0:
+        return status
+
+    processes: list[subprocess.Popen] = []
+    stopping = False
+
+    def shutdown(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    try:
+        workspace = Path("workspace.yaml").resolve()
+        dagster = _start([sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
+                          "-h", ports.host, "-p", str(ports.dagster)])
+        processes.append(dagster)
+        dagster_url = f"http://{ports.host}:{ports.dagster}"
+        _wait_for(f"{dagster_url}/server_info", dagster)
+        print("\nUnified-M is up:", flush=True)
+        print(f"  Dagster UI (webserver + daemon)  {dagster_url}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = [p for p in processes if p.poll() not in (None, 0)]
+        return 1 if failed and not stopping else 0
+    finally:
+        _stop(processes)
