@@ -1,6 +1,6 @@
 """Launching runs in-process against a Dagster instance (the CLI's ``umm materialize`` and tests)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -9,12 +9,15 @@ RANGE_END = "dagster/asset_partition_range_end"
 
 
 def materialize_range(defs: dg.Definitions, instance: dg.DagsterInstance, assets: Sequence[str],
-                      start: str, end: str | None = None, *, log_level: str = "INFO"
-                      ) -> dg.ExecuteInProcessResult:
+                      start: str, end: str | None = None, *, log_level: str = "INFO",
+                      op_config: Mapping[str, Mapping] | None = None) -> dg.ExecuteInProcessResult:
     """One run of ``assets`` over the weekly partitions [start, end] (a single-run backfill if start < end).
 
-    Runs are recorded in ``instance`` and show in the Dagster UI like any other run.
+    ``op_config`` gives run config per asset, e.g. ``{"mmm_posterior": {"draws": 200}}``. Runs are
+    recorded in ``instance`` and show in the Dagster UI like any other run.
     """
+    selected = set(assets)
+    ops = {name: {"config": dict(config)} for name, config in (op_config or {}).items() if name in selected}
     end = end or start
     single = start == end
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
@@ -23,7 +26,7 @@ def materialize_range(defs: dg.Definitions, instance: dg.DagsterInstance, assets
         partition_key=start if single else None,
         tags=None if single else {RANGE_START: start, RANGE_END: end},
         # the full event log is in the instance; the terminal gets progress only
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}, **({"ops": ops} if ops else {})},
         raise_on_error=False,
     )
 

@@ -289,6 +289,22 @@ def generate(out: Path, seed: int = 7, weeks: int = DEFAULT_WEEKS, end_week: dt.
     return write_landing_zone(simulate(seed, weeks, end_week), Path(out), seed)
 
 
+def true_response_model(truth: dict):
+    """The world's true response curves as a one-draw :class:`ResponseModel` (for scoring allocations)."""
+    from umm_assets.lib.mmm.response import ResponseModel
+
+    channels = sorted(truth["channels"])
+    rows = [{"draw": 0, "channel": c, "geo": "national", "name": name, "value": float(value)}
+            for c in channels for name, value in (("adstock_alpha", truth["channels"][c]["alpha"]),
+                                                  ("saturation_slope", truth["channels"][c]["slope"]),
+                                                  ("saturation_kappa", truth["channels"][c]["half_saturation"]),
+                                                  ("saturation_beta", truth["channels"][c]["beta"]))]
+    spec = {"adstock": "geometric", "l_max": truth["adstock"]["l_max"], "normalize": True, "saturation": "hill",
+            "channels": channels, "geos": ["national"], "channel_scale": {"national": {c: 1.0 for c in channels}},
+            "target_scale": {"national": 1.0}}
+    return ResponseModel.from_draws(pd.DataFrame(rows), spec)
+
+
 def week_range(truth: dict) -> tuple[dt.date, dt.date]:
     first = dt.date.fromisoformat(truth["first_week"])
     return first, first + (truth["weeks"] - 1) * WEEK

@@ -1,0 +1,156 @@
+"""The budget optimizer on known response curves (the demo world's truth)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import OptimizeResult
+
+from umm_assets.lib import allocate, demo
+from umm_assets.lib.mmm.response import ResponseModel
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory):
+    return demo.generate(tmp_path_factory.mktemp("world") / "raw", seed=3, weeks=80)
+
+
+@pytest.fixture(scope="module")
+def true_model(truth):
+    return demo.true_response_model(truth)
+
+
+@pytest.fixture(scope="module")
+def noisy_model(truth, true_model):
+    """200 posterior-like draws around the truth (15 % noise on the curve parameters)."""
+    rng = np.random.default_rng(0)
+    draws = []
+    for d in range(200):
+        for c in true_model.channels:
+            t = truth["channels"][c]
+            for name, value in (("adstock_alpha", t["alpha"]), ("saturation_slope", t["slope"]),
+                                ("saturation_kappa", t["half_saturation"]), ("saturation_beta", t["beta"])):
+                noise = 1.0 if name == "adstock_alpha" else rng.lognormal(0, 0.15)
+                draws.append({"draw": d, "channel": c, "geo": "national", "name": name, "value": value * noise})
+    return ResponseModel.from_draws(pd.DataFrame(draws), true_model.spec)
+
+
+@pytest.fixture(scope="module")
+def current(truth):
+    return {c: v["mean_weekly_spend_last_13_weeks"] for c, v in truth["channels"].items()}
+
+
+def revenue(model, spend: np.ndarray) -> float:
+    return float(model.response(spend).sum(axis=1).mean())
+
+
+def test_optimum_beats_every_feasible_alternative(true_model, current):
+    problem = allocate.build_problem(true_model.channels, current)
+    result = allocate.allocate(true_model, problem)
+    x = result.allocation["recommended"].to_numpy()
+    assert result.summary["status"] == "optimal"
+    assert x.sum() == pytest.approx(problem.budget) and (x >= problem.lower - 1e-6).all()
+    assert (x <= problem.upper + 1e-6).all()
+    best = revenue(true_model, x)
+    rng = np.random.default_rng(1)
+    for _ in range(2000):  # random feasible allocations never do better
+        candidate = allocate._project(rng.uniform(problem.lower, problem.upper), problem)
+        assert revenue(true_model, candidate) <= best + 1e-6 * best
+    # interior channels share one marginal ROAS
+    interior = (x > problem.lower + 1) & (x < problem.upper - 1)
+    marginal = result.allocation["marginal_roas_recommended"].to_numpy()[interior]
+    assert interior.sum() >= 2 and np.ptp(marginal) < 1e-3 * marginal.mean()
+    assert result.summary["uplift_mean"] > 0
+
+
+def test_bounds_and_locks_are_applied_by_channel_name(true_model, current):
+    channels = true_model.channels
+    assert list(channels) == sorted(channels)
+    # named out of alphabetical order on purpose (pymc-marketing#2323 applied bounds by position)
+    bounds = {"video": (0.0, 1000.0), "display": (9000.0, 9000.5)}
+    problem = allocate.build_problem(channels, current, bounds=bounds, locked=["tv"])
+    result = allocate.allocate(true_model, problem).allocation.set_index("channel")
+    assert result.loc["video", "recommended"] <= 1000.0 + 1e-6
+    assert 9000.0 - 1e-6 <= result.loc["display", "recommended"] <= 9000.5 + 1e-6
+    assert result.loc["tv", "recommended"] == pytest.approx(current["tv"]) and result.loc["tv", "locked"]
+    assert result["recommended"].sum() == pytest.approx(problem.budget)
+
+
+def test_infeasible_and_invalid_requests(true_model, current):
+    channels = true_model.channels
+    with pytest.raises(allocate.InfeasibleBudget, match="above the sum of upper bounds"):
+        allocate.build_problem(channels, current, budget=10 * sum(current.values()))
+    with pytest.raises(allocate.InfeasibleBudget, match="below the sum of lower bounds"):
+        allocate.build_problem(channels, current, budget=0.1 * sum(current.values()))
+    with pytest.raises(allocate.InfeasibleBudget, match="non-negative"):
+        allocate.build_problem(channels, current, budget=-5)
+    with pytest.raises(allocate.InfeasibleBudget, match="tv are invalid"):
+        allocate.build_problem(channels, current, bounds={"tv": (10.0, 5.0)})
+    with pytest.raises(allocate.UnknownChannel, match="unknown channel 'radio'"):
+        allocate.build_problem(channels, current, locked=["radio"])
+
+
+def test_flat_gradients_are_reported_not_returned_as_optimal(true_model, current):
+    flat = ResponseModel(true_model.channels, true_model.geos, true_model.draws,
+                         {**true_model.params, "saturation_beta": np.zeros_like(true_model.params["saturation_beta"])},
+                         true_model.channel_scale, true_model.target_scale, true_model.weights, true_model.spec)
+    solution = allocate.optimize(flat, allocate.build_problem(flat.channels, current))
+    assert solution.status == "failed" and "flat gradients" in solution.message
+
+
+def test_a_one_iteration_exit_at_the_start_point_is_caught(true_model, current, monkeypatch):
+    """pymc-marketing#1624/#1681: the optimizer returned its start point after one iteration."""
+    monkeypatch.setattr(allocate, "minimize",
+                        lambda fun, x0, **kw: OptimizeResult(x=x0, nit=1, success=True, message="Optimization terminated successfully"))
+    solution = allocate.optimize(true_model, allocate.build_problem(true_model.channels, current))
+    assert solution.status == "failed" and "after one iteration" in solution.message
+
+
+def test_risk_averse_objective_protects_the_worst_draws(noisy_model, current):
+    problem = allocate.build_problem(noisy_model.channels, current)
+    expected = allocate.allocate(noisy_model, problem)
+    cautious = allocate.allocate(noisy_model, problem, objective=allocate.Objective.CVAR, alpha=0.1)
+
+    def cvar(x):
+        totals = np.sort(noisy_model.response(x).sum(axis=1))
+        return totals[: int(np.ceil(0.1 * len(totals)))].mean()
+
+    x_exp, x_cvar = (r.allocation["recommended"].to_numpy() for r in (expected, cautious))
+    assert cvar(x_cvar) >= cvar(x_exp) - 1e-6 * abs(cvar(x_exp))
+    assert revenue(noisy_model, x_exp) >= revenue(noisy_model, x_cvar) - 1e-6 * revenue(noisy_model, x_exp)
+    assert expected.summary["uplift_lower"] < expected.summary["uplift_mean"] < expected.summary["uplift_upper"]
+
+
+def test_frontier_is_increasing_and_spans_the_feasible_budgets(true_model, current):
+    problem = allocate.build_problem(true_model.channels, current)
+    table, allocations = allocate.frontier(true_model, problem)
+    assert table["budget_ratio"].tolist() == list(allocate.FRONTIER_RATIOS)
+    assert (np.diff(table["expected_revenue_mean"]) > 0).all()
+    assert (table["uplift_mean"] >= -1e-6).all() and (table["status"] == "optimal").all()
+    sums = allocations.groupby("budget")["recommended"].sum()
+    assert np.allclose(sums.index, sums.to_numpy())
+
+
+def test_scenario_solver_from_stored_tables(noisy_model, current):
+    problem = allocate.build_problem(noisy_model.channels, current)
+    stored = allocate.allocate(noisy_model, problem)
+    tables = {
+        "allocation": stored.allocation,
+        "summary": pd.DataFrame([stored.summary]),
+        "parameter_draws": pd.DataFrame([
+            {"draw": int(d), "channel": c, "geo": "national", "name": n, "value": float(noisy_model.params[n][i, 0, j])}
+            for n in noisy_model.params for i, d in enumerate(noisy_model.draws)
+            for j, c in enumerate(noisy_model.channels)]),
+        "spec": pd.DataFrame({"spec_json": [json.dumps(noisy_model.spec)]}),
+    }
+    same = allocate.solve_scenario(tables, problem.budget)
+    assert np.allclose(same.allocation["recommended"], stored.allocation["recommended"], rtol=1e-4)
+    bigger = allocate.solve_scenario(tables, problem.budget * 1.2, locked={"search": 5000.0})
+    frame = bigger.allocation.set_index("channel")
+    assert frame.loc["search", "recommended"] == pytest.approx(5000.0)
+    assert frame["recommended"].sum() == pytest.approx(problem.budget * 1.2)
+    with pytest.raises(allocate.UnknownChannel):
+        allocate.solve_scenario(tables, problem.budget, bounds={"radio": (0, 1)})

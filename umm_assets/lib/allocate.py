@@ -1,0 +1,323 @@
+"""Budget allocation: split a weekly budget over channels to maximize steady-state weekly revenue on
+posterior response curves, under a total budget, per-channel bounds and locks.
+
+Channels are always addressed by name (never by position: pymc-marketing#2323 applied bounds to the
+wrong channels). The optimizer is scipy's SLSQP on variables scaled by the budget, with the analytic
+gradient of :meth:`ResponseModel.response`, started from several points because Hill curves are
+S-shaped. A run that stops where it started, or on flat gradients (pymc-marketing#1624, #1681), or
+whose answer violates the optimality conditions, is reported as failed, never returned as optimal.
+
+Objectives: ``expected`` (mean revenue over posterior draws) or ``cvar`` (mean revenue over the worst
+``alpha`` share of draws: a risk-averse plan). Uplift is reported per draw against the current mix at
+the same budget, with its 90 % interval.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from umm_assets.lib.mmm.response import ResponseModel
+
+CURRENT_WEEKS = 13
+DEFAULT_MAX_CHANGE = 0.5
+FRONTIER_RATIOS = tuple(np.round(np.linspace(0.5, 1.5, 11), 2))
+Q_LO, Q_HI = 0.05, 0.95
+
+
+class Objective(StrEnum):
+    EXPECTED = "expected"
+    CVAR = "cvar"
+
+
+class InfeasibleBudget(ValueError):
+    """The bounds and locks cannot sum to the budget (the message says which way and by how much)."""
+
+
+class UnknownChannel(ValueError):
+    def __init__(self, channel: str, known: Sequence[str]):
+        self.channel = channel
+        super().__init__(f"unknown channel {channel!r}; known channels: {', '.join(known)}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One allocation problem, arrays in the response model's channel order."""
+
+    channels: tuple[str, ...]
+    current: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    locked: np.ndarray  # bool
+    budget: float
+
+
+@dataclass
+class AllocationResult:
+    allocation: pd.DataFrame  # columns of the allocation table (see outputs.py)
+    summary: dict  # columns of the allocation summary table
+    revenue_draws: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+
+def current_spend(spend: pd.DataFrame, weeks: int = CURRENT_WEEKS) -> dict[str, float]:
+    """Mean weekly spend per channel over the last ``weeks`` weeks (summed over geos)."""
+    weekly = spend.groupby(["week", "channel"])["spend"].sum().unstack("channel").sort_index()
+    return weekly.tail(weeks).mean().to_dict()
+
+
+def geo_shares(spend: pd.DataFrame, model: ResponseModel, weeks: int = CURRENT_WEEKS) -> np.ndarray:
+    """How each channel's national spend splits over the model's geos (recent weeks), shape (G, C)."""
+    if len(model.geos) == 1:
+        return np.ones((1, len(model.channels)))
+    recent = spend[pd.to_datetime(spend["week"]).isin(sorted(pd.to_datetime(spend["week"]).unique())[-weeks:])]
+    by_geo = recent.groupby(["geo", "channel"])["spend"].sum().unstack("channel")
+    by_geo = by_geo.reindex(index=list(model.geos), columns=list(model.channels)).fillna(0.0)
+    totals = by_geo.sum(axis=0).replace(0.0, np.nan)
+    return (by_geo / totals).fillna(1.0 / len(model.geos)).to_numpy()
+
+
+def build_problem(channels: Sequence[str], current: Mapping[str, float], budget: float | None = None, *,
+                  bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+                  locked: Mapping[str, float] | Sequence[str] | None = None,
+                  max_change: float = DEFAULT_MAX_CHANGE) -> Problem:
+    """Bounds default to ``current × (1 ± max_change)``; locked channels keep their current (or given) spend."""
+    channels = tuple(channels)
+    for name in [*(bounds or {}), *(locked or ())]:
+        if name not in channels:
+            raise UnknownChannel(name, channels)
+    cur = np.array([max(float(current.get(c, 0.0)), 0.0) for c in channels])
+    lower, upper = cur * (1 - max_change), cur * (1 + max_change)
+    for name, (lo, hi) in (bounds or {}).items():
+        i = channels.index(name)
+        lower[i] = lower[i] if lo is None else float(lo)
+        upper[i] = upper[i] if hi is None else float(hi)
+    is_locked = np.zeros(len(channels), bool)
+    amounts = locked.items() if isinstance(locked, Mapping) else ((c, None) for c in (locked or ()))
+    for name, amount in amounts:
+        i = channels.index(name)
+        lower[i] = upper[i] = cur[i] if amount is None else float(amount)
+        is_locked[i] = True
+    total = float(cur.sum()) if budget is None else float(budget)
+    if not np.isfinite(total) or total < 0:
+        raise InfeasibleBudget(f"budget must be a non-negative number, got {budget}")
+    bad = [c for c, lo, hi in zip(channels, lower, upper) if lo < 0 or hi < lo]
+    if bad:
+        raise InfeasibleBudget(f"bounds of {', '.join(bad)} are invalid (need 0 <= lower <= upper)")
+    low, high = float(lower.sum()), float(upper.sum())
+    tolerance = 1e-9 * max(total, 1.0)
+    if total < low - tolerance:
+        raise InfeasibleBudget(f"budget {total:,.2f} is below the sum of lower bounds and locks ({low:,.2f})")
+    if total > high + tolerance:
+        raise InfeasibleBudget(f"budget {total:,.2f} is above the sum of upper bounds and locks ({high:,.2f})")
+    return Problem(channels, cur, lower, upper, is_locked, total)
+
+
+# --- the optimizer ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solution:
+    spend: np.ndarray
+    status: str  # "optimal" | "failed"
+    message: str
+    iterations: int
+
+
+def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, alpha: float):
+    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        # a Hill curve with slope < 1 has an infinite derivative at 0: evaluate a hair above it
+        x = np.maximum(x, 1e-9 * max(float(np.sum(x)), 1.0))
+        revenue, marginal = model.response(x, geo_shares=shares, derivative=True)  # (D, C)
+        totals = revenue.sum(axis=1)
+        if objective == Objective.CVAR:
+            worst = np.argsort(totals)[: max(1, int(np.ceil(alpha * len(totals))))]
+            return float(totals[worst].mean()), marginal[worst].mean(axis=0)
+        return float(totals.mean()), marginal.mean(axis=0)
+
+    return value_and_grad
+
+
+def _project(x: np.ndarray, problem: Problem) -> np.ndarray:
+    """The point of the box closest to ``x`` that spends exactly the budget: ``clip(x + t)`` for the
+    shift ``t`` where the (piecewise-linear, non-decreasing) total crosses the budget."""
+    lo, hi = problem.lower, problem.upper
+    shifts = np.unique(np.concatenate([lo - x, hi - x]))
+    totals = np.clip(x[None, :] + shifts[:, None], lo, hi).sum(axis=1)
+    t = float(np.interp(problem.budget, totals, shifts))
+    return np.clip(x + t, lo, hi)
+
+
+def _kkt_violation(x: np.ndarray, grad: np.ndarray, problem: Problem) -> float:
+    """How far marginal returns are from optimal (relative): equal on interior channels, no gain by moving."""
+    free = ~problem.locked & (problem.upper > problem.lower)
+    if free.sum() < 2:
+        return 0.0
+    tol = 1e-6 * max(problem.budget, 1.0)
+    can_grow = free & (x < problem.upper - tol)
+    can_shrink = free & (x > problem.lower + tol)
+    if not can_grow.any() or not can_shrink.any():
+        return 0.0
+    best_gain, least_loss = grad[can_grow].max(), grad[can_shrink].min()
+    scale = max(np.abs(grad[free]).max(), 1e-12)
+    return max(0.0, (best_gain - least_loss) / scale)
+
+
+def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
+             alpha: float = 0.1, shares: np.ndarray | None = None) -> Solution:
+    """Maximize the objective over the feasible set, from several starts; detect failures."""
+    shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
+    value_and_grad = _objective(model, shares, objective, alpha)
+    scale = max(problem.budget, 1.0)
+    free = ~problem.locked & (problem.upper > problem.lower)
+    if free.sum() <= 1 or problem.budget == problem.lower.sum() or problem.budget == problem.upper.sum():
+        x = _project(problem.current, problem)  # nothing to choose: bounds and budget fix the answer
+        return Solution(x, "optimal", "the bounds and budget leave no choice", 0)
+
+    def fun(y):
+        value, grad = value_and_grad(y * scale)
+        return -value / scale, -grad
+
+    starts = [_project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem),
+              _project((problem.lower + problem.upper) / 2, problem),
+              _project(problem.lower + (problem.upper - problem.lower) * 0.25, problem)]
+    best, best_value, best_result = None, -np.inf, None
+    for start in starts:
+        result = minimize(fun, start / scale, jac=True, method="SLSQP",
+                          bounds=list(zip(problem.lower / scale, problem.upper / scale)),
+                          constraints=[{"type": "eq", "fun": lambda y: y.sum() - problem.budget / scale,
+                                        "jac": lambda y: np.ones_like(y)}],
+                          options={"ftol": 1e-12, "maxiter": 500})
+        x = _project(result.x * scale, problem)
+        value = value_and_grad(x)[0]
+        if value > best_value:
+            best, best_value, best_result = x, value, result
+    _, grad = value_and_grad(best)
+    if np.abs(grad[free]).max() < 1e-12:
+        return Solution(best, "failed", "flat gradients: every response curve is saturated or zero at these "
+                        "spends, so the optimizer cannot tell channels apart", best_result.nit)
+    violation = _kkt_violation(best, grad, problem)
+    if violation > 1e-3:
+        stalled = " after one iteration" if best_result.nit <= 1 else ""
+        return Solution(best, "failed", f"optimizer stopped{stalled} where marginal returns still differ by "
+                        f"{violation:.1%} ({best_result.message})", best_result.nit)
+    return Solution(best, "optimal", str(best_result.message), int(best_result.nit))
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def _interval(values: np.ndarray) -> dict[str, float]:
+    return {"mean": float(values.mean()), "lower": float(np.quantile(values, Q_LO)),
+            "upper": float(np.quantile(values, Q_HI))}
+
+
+def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, objective: Objective,
+             shares: np.ndarray) -> AllocationResult:
+    """The allocation table and summary: per-draw uplift against the current mix at the same budget."""
+    baseline = _project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem)
+    rev_rec, marg_rec = model.response(solution.spend, geo_shares=shares, derivative=True)
+    rev_base, marg_base = model.response(baseline, geo_shares=shares, derivative=True)
+    uplift = _interval(rev_rec.sum(axis=1) - rev_base.sum(axis=1))
+    allocation = pd.DataFrame({
+        "channel": problem.channels,
+        "current": problem.current,
+        "recommended": solution.spend,
+        "lower_bound": problem.lower,
+        "upper_bound": problem.upper,
+        "locked": problem.locked,
+        "marginal_roas_current": marg_base.mean(axis=0),
+        "marginal_roas_recommended": marg_rec.mean(axis=0),
+        "expected_revenue_current": rev_base.mean(axis=0),
+        "expected_revenue_recommended": rev_rec.mean(axis=0),
+    })
+    summary = {
+        "budget": problem.budget,
+        "current_total": float(problem.current.sum()),
+        "objective": str(objective),
+        "status": solution.status,
+        "expected_revenue_current": float(rev_base.sum(axis=1).mean()),
+        "expected_revenue_recommended": float(rev_rec.sum(axis=1).mean()),
+        **{f"uplift_{k}": v for k, v in uplift.items()},
+        "iterations": solution.iterations,
+        "message": solution.message,
+    }
+    return AllocationResult(allocation, summary, rev_rec.sum(axis=1))
+
+
+def allocate(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
+             alpha: float = 0.1, shares: np.ndarray | None = None) -> AllocationResult:
+    shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
+    solution = optimize(model, problem, objective=objective, alpha=alpha, shares=shares)
+    return evaluate(model, problem, solution, objective=objective, shares=shares)
+
+
+def frontier(model: ResponseModel, problem: Problem, *, ratios: Sequence[float] = FRONTIER_RATIOS,
+             objective: Objective = Objective.EXPECTED, alpha: float = 0.1,
+             shares: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Optimal revenue over a range of budgets (ratios of the current total); infeasible budgets are skipped."""
+    rows, allocations = [], []
+    low, high = problem.lower.sum(), problem.upper.sum()
+    for ratio in ratios:
+        budget = float(problem.current.sum() * ratio)
+        if not low * (1 - 1e-9) <= budget <= high * (1 + 1e-9):
+            continue
+        scaled = replace(problem, budget=min(max(budget, low), high))
+        result = allocate(model, scaled, objective=objective, alpha=alpha, shares=shares)
+        revenue = _interval(result.revenue_draws)
+        rows.append({"budget": scaled.budget, "budget_ratio": float(ratio), "status": result.summary["status"],
+                     **{f"expected_revenue_{k}": v for k, v in revenue.items()},
+                     **{k: result.summary[k] for k in ("uplift_mean", "uplift_lower", "uplift_upper")}})
+        allocations.append(result.allocation[["channel", "recommended"]].assign(budget=scaled.budget))
+    table = pd.DataFrame(rows)
+    return table, (pd.concat(allocations, ignore_index=True) if allocations else pd.DataFrame())
+
+
+# --- scenarios from a stored allocation partition (the API) ------------------------------------
+
+
+class ScenarioSolver:
+    """Solves custom budgets from one stored ``allocation`` partition; build once, solve many times."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame]):
+        spec = json.loads(tables["spec"]["spec_json"].iloc[0])
+        self.model = ResponseModel.from_draws(tables["parameter_draws"], spec)
+        stored = tables["allocation"].set_index("channel")
+        self.current = stored["current"].to_dict()
+        self.default_bounds = {c: (float(r.lower_bound), float(r.upper_bound))
+                               for c, r in stored.iterrows() if not r.locked}
+        self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
+        summary = tables["summary"].iloc[0]
+        self.objective = Objective(summary["objective"])
+        self.shares = (tables["geo_shares"].set_index("geo").reindex(index=list(self.model.geos),
+                                                                      columns=list(self.model.channels)).to_numpy()
+                       if "geo_shares" in tables else None)
+
+    def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+              locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:
+        """The stored partition's bounds and locks apply unless overridden: bounds given here unlock a
+        channel, and a lock given here (current spend, or the given amount) replaces its bounds."""
+        for name in [*(bounds or {}), *(locked or ())]:
+            if name not in self.model.channels:
+                raise UnknownChannel(name, self.model.channels)
+        merged_bounds = {**self.default_bounds, **(bounds or {})}
+        merged_locked = {c: v for c, v in self.default_locked.items() if c not in (bounds or {})}
+        new_locks = locked.items() if isinstance(locked, Mapping) else ((c, self.current[c]) for c in locked or ())
+        for name, amount in new_locks:
+            merged_locked[name] = float(amount)
+            merged_bounds.pop(name, None)
+        problem = build_problem(self.model.channels, self.current, budget, bounds=merged_bounds,
+                                locked=merged_locked)
+        return allocate(self.model, problem, objective=self.objective, shares=self.shares)
+
+
+def solve_scenario(tables: Mapping[str, pd.DataFrame], budget: float,
+                   bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+                   locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:
+    """One custom scenario from a stored allocation partition's tables (see :class:`ScenarioSolver`)."""
+    return ScenarioSolver(tables).solve(budget, bounds, locked)

@@ -1,0 +1,96 @@
+"""The tables each model stage writes, as pandera schemas: the contract between the pipeline (which
+validates its outputs before writing) and the readers (API, dashboard), which rely on these columns.
+
+Money is in input units; spend, budgets and responses are per week; ``lower``/``upper`` and
+``p05``/``p95`` bound 90 % credible intervals. Extra columns are allowed (``strict=False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import pandera.pandas as pa
+
+MMM_POSTERIOR = "mmm_posterior"
+RECONCILED_LIFT = "reconciled_lift"
+ALLOCATION = "allocation"
+
+
+def _schema(name: str, columns: Mapping[str, object], nullable: tuple[str, ...] = ()) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {c: pa.Column(t, nullable=c in nullable, coerce=True) for c, t in columns.items()},
+        name=name, strict=False,
+    )
+
+
+def _interval(prefix: str, kind: str = "lower_upper") -> dict[str, type]:
+    suffixes = ("mean", "lower", "upper") if kind == "lower_upper" else ("mean", "p05", "p50", "p95")
+    return {f"{prefix}_{s}": float for s in suffixes}
+
+
+RESPONSE_CURVES = {"channel": str, "spend": float, **_interval("response"), **_interval("marginal_roas"),
+                   "current_spend": float}
+
+SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
+    MMM_POSTERIOR: {
+        "roas": _schema("roas", {"channel": str, "spend": float, "contribution_mean": float,
+                                 "contribution_p05": float, "contribution_p95": float,
+                                 **_interval("roas", "quantiles")}),
+        "roas_draws": _schema("roas_draws", {"draw": int, "channel": str, "contribution": float, "roas": float}),
+        "contributions": _schema("contributions", {"week": "datetime64[ns]", "geo": str, "component": str,
+                                                   "mean": float, "lower": float, "upper": float}),
+        "fit": _schema("fit", {"week": "datetime64[ns]", "geo": str, "actual": float, **_interval("predicted")}),
+        "response_curves": _schema("response_curves", RESPONSE_CURVES),
+        "parameters": _schema("parameters", {"parameter": str, "channel": str, "geo": str, "mean": float,
+                                             "sd": float, "lower": float, "upper": float}),
+        "parameter_draws": _schema("parameter_draws", {"draw": int, "channel": str, "geo": str, "name": str,
+                                                       "value": float}),
+        "diagnostics": _schema("diagnostics", {
+            "rhat_max": float, "ess_bulk_min": float, "ess_tail_min": float, "divergences": int, "mape": float,
+            "r2": float, "holdout_mape": float, "holdout_weeks": int, "ppc_coverage_90": float, "n_weeks": int,
+            "window_start": "datetime64[ns]", "window_end": "datetime64[ns]"}, nullable=("holdout_mape",)),
+    },
+    RECONCILED_LIFT: {
+        "reconciled": _schema("reconciled", {
+            "channel": str, "method": str, "spend": float, **_interval("roas"), **_interval("incremental_revenue"),
+            **_interval("mmm_roas"), **_interval("tests_roas"), "attribution_roas": float, "attribution_bias": float,
+            **_interval("attribution_roas_calibrated"), "weight_mmm": float, "weight_tests": float,
+            "weight_attribution": float, "n_tests": int, "tests_used": str},
+            nullable=("tests_roas_mean", "tests_roas_lower", "tests_roas_upper", "attribution_roas",
+                      "attribution_bias", "attribution_roas_calibrated_mean", "attribution_roas_calibrated_lower",
+                      "attribution_roas_calibrated_upper")),
+        "roas_draws": _schema("roas_draws", {"draw": int, "channel": str, "roas": float}),
+        "parameter_draws": _schema("parameter_draws", {"draw": int, "channel": str, "geo": str, "name": str,
+                                                       "value": float}),
+        "response_curves": _schema("response_curves", RESPONSE_CURVES),
+        "test_coverage": _schema("test_coverage", {
+            "test_id": str, "channel": str, "start_date": "datetime64[ns]", "end_date": "datetime64[ns]",
+            "lift": float, "lift_lower": float, "lift_upper": float, "source": str,
+            **_interval("predicted"), "covered": bool}),
+        "summary": _schema("summary", {"method": str, "n_tests": int, "signals": str,
+                                       "coverage_mmm": float, "coverage_reconciled": float, "disagreements": int},
+                           nullable=("coverage_mmm", "coverage_reconciled")),
+    },
+    ALLOCATION: {
+        "allocation": _schema("allocation", {
+            "channel": str, "current": float, "recommended": float, "lower_bound": float, "upper_bound": float,
+            "locked": bool, "marginal_roas_current": float, "marginal_roas_recommended": float,
+            "expected_revenue_current": float, "expected_revenue_recommended": float}),
+        "summary": _schema("summary", {
+            "budget": float, "current_total": float, "objective": str, "status": str,
+            "expected_revenue_current": float, "expected_revenue_recommended": float, **_interval("uplift"),
+            "iterations": int, "message": str}),
+        "frontier": _schema("frontier", {"budget": float, "budget_ratio": float, **_interval("expected_revenue"),
+                                         **_interval("uplift")}),
+    },
+}
+
+
+def validate_outputs(asset: str, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Check a stage's tables against its schemas (coercing dtypes); raises pandera's SchemaError."""
+    schemas = SCHEMAS[asset]
+    missing = sorted(set(schemas) - set(tables))
+    if missing:
+        raise ValueError(f"{asset} is missing output table(s) {missing}")
+    return {name: schemas[name].validate(frame) if name in schemas else frame for name, frame in tables.items()}
