@@ -9,6 +9,9 @@ from umm_assets.defs import automation
 from umm_assets.defs.io_manager import WarehouseIOManager
 from umm_assets.defs.partitions import weekly_partitions
 from umm_assets.defs.resources import LandingZoneResource, WarehouseResource
+from umm_assets.defs.allocate.assets import build_allocation_asset
+from umm_assets.defs.model.assets import build_mmm_asset
+from umm_assets.defs.reconcile.assets import build_reconcile_asset
 from umm_assets.defs.validated.assets import validated_assets
 from umm_assets.lib.settings import Settings
 
@@ -20,7 +23,12 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     warehouse = WarehouseResource(data_dir=settings.data_dir, duckdb=DuckDBResource(database=":memory:"))
     validated_job = automation.validated_job(weekly)
     return dg.Definitions(
-        assets=[*validated_assets(weekly)],
+        assets=[
+            *validated_assets(weekly),
+            build_mmm_asset(weekly, settings.model_window_weeks),
+            build_reconcile_asset(weekly, settings.model_window_weeks),
+            build_allocation_asset(weekly),
+        ],
         jobs=[validated_job],
         schedules=[automation.weekly_refresh_schedule(validated_job)],
         sensors=[automation.landing_zone_sensor(validated_job, weekly)],

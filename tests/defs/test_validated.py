@@ -190,9 +190,20 @@ def test_definitions_graph_snapshot(platform):
     defs = platform.defs
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted(VALIDATED)
+    model = ["mmm_posterior", "reconciled_lift", "allocation"]
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted(VALIDATED + model)
     checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
-    assert checks == sorted([f"{a}:contract" for a in VALIDATED] + [f"{a}:completeness" for a in VALIDATED_WEEKLY])
+    assert checks == sorted([f"{a}:contract" for a in VALIDATED] + [f"{a}:completeness" for a in VALIDATED_WEEKLY]
+                            + ["mmm_posterior:convergence", "mmm_posterior:holdout_error",
+                               "reconciled_lift:tests_within_predictive_interval", "reconciled_lift:sources_agree",
+                               "allocation:budget_sums_to_total", "allocation:bounds_respected",
+                               "allocation:uplift_not_negative", "allocation:optimizer_converged"])
+    deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys) for k in
+            graph.get_all_asset_keys()}
+    assert deps["mmm_posterior"] == ["validated_controls", "validated_outcomes", "validated_spend"]
+    assert deps["reconciled_lift"] == ["mmm_posterior", "validated_attribution", "validated_controls",
+                                       "validated_outcomes", "validated_spend", "validated_tests"]
+    assert deps["allocation"] == ["reconciled_lift", "validated_spend"]
     weekly = defs.resolve_assets_def("validated_spend").partitions_def
     assert weekly.get_partition_keys()[0] == platform.truth["first_week"]
     assert weekly.get_partition_keys()[-1] == platform.truth["last_week"]

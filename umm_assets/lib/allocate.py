@@ -294,9 +294,8 @@ class ScenarioSolver:
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
         summary = tables["summary"].iloc[0]
         self.objective = Objective(summary["objective"])
-        self.shares = (tables["geo_shares"].set_index("geo").reindex(index=list(self.model.geos),
-                                                                      columns=list(self.model.channels)).to_numpy()
-                       if "geo_shares" in tables else None)
+        self.shares = (np.array([[spec["geo_shares"][g][c] for c in spec["channels"]] for g in spec["geos"]])
+                       if "geo_shares" in spec else None)
 
     def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
               locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:

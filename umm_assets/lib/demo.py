@@ -116,6 +116,11 @@ class DemoWorld:
                 }
                 for c in self.channels
             },
+            "weekly": {
+                "week": [w.date().isoformat() for w in self.weeks],
+                "spend": {c.name: self.spend[c.name].round(2).tolist() for c in self.channels},
+                "contribution": {c.name: self.contributions[c.name].round(2).tolist() for c in self.channels},
+            },
             "tests": self.tests.assign(
                 start_date=self.tests["start_date"].dt.date.astype(str),
                 end_date=self.tests["end_date"].dt.date.astype(str),
@@ -287,6 +292,17 @@ def generate(out: Path, seed: int = 7, weeks: int = DEFAULT_WEEKS, end_week: dt.
     if weeks < 60:
         raise ValueError("a demo world needs at least 60 weeks (the tests sit 60 weeks before the end)")
     return write_landing_zone(simulate(seed, weeks, end_week), Path(out), seed)
+
+
+def true_roas(truth: dict, last_week: str | dt.date, weeks: int = DEFAULT_WINDOW) -> dict[str, float]:
+    """Each channel's true ROAS over the ``weeks`` weeks ending at ``last_week`` (a model window)."""
+    index = truth["weekly"]["week"].index(str(last_week))
+    first = max(0, index - weeks + 1)
+    out = {}
+    for channel in truth["channels"]:
+        spend = sum(truth["weekly"]["spend"][channel][first:index + 1])
+        out[channel] = sum(truth["weekly"]["contribution"][channel][first:index + 1]) / spend
+    return out
 
 
 def true_response_model(truth: dict):

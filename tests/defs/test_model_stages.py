@@ -1,0 +1,162 @@
+"""mmm_posterior -> reconciled_lift -> allocation through real Dagster runs (short chains: these
+tests check the wiring, the stored tables and the checks; accuracy is in tests/recovery)."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import INSTANCE_CONFIG, VALIDATED, Platform
+from umm_assets.definitions import build_defs
+from umm_assets.defs.runs import failure_messages, materialize_range
+from umm_assets.lib import allocate, demo
+from umm_assets.lib.mmm.fit import load_mmm
+from umm_assets.lib.outputs import SCHEMAS
+from umm_assets.lib.settings import Settings
+from umm_assets.lib.storage import Warehouse
+
+MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
+SHORT = {"chains": 2, "draws": 150, "tune": 150}
+LENIENT = {"rhat_max": 10.0, "ess_min": 1.0, "divergences_max": 100_000}
+OP_CONFIG = {"mmm_posterior": {**SHORT, **LENIENT, "holdout_weeks": 4},
+             "reconciled_lift": {**SHORT, "allow_unconverged": True}}
+
+
+@pytest.fixture(scope="module")
+def modelled(tmp_path_factory, end_week):
+    """A 70-week demo world, validated, then the model chain for its last week (one run)."""
+    root = tmp_path_factory.mktemp("modelled")
+    truth = demo.generate(root / "raw", seed=5, weeks=70, end_week=end_week)
+    settings = Settings.from_env({"UMM_RAW_URI": str(root / "raw"), "UMM_DATA_DIR": str(root / "warehouse"),
+                                  "UMM_FIRST_WEEK": truth["first_week"]})
+    (root / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "home"), overrides=INSTANCE_CONFIG) as instance:
+        platform = Platform(root / "raw", root / "warehouse", settings, build_defs(settings), instance, truth)
+        platform.materialize(VALIDATED, truth["first_week"], truth["last_week"])
+        result = materialize_range(platform.defs, instance, MODEL_CHAIN, truth["last_week"], log_level="WARNING",
+                                   op_config=OP_CONFIG)
+        assert result.success, failure_messages(result)
+        yield platform, result
+
+
+def test_every_stage_stores_its_contract_tables(modelled):
+    platform, result = modelled
+    week = platform.truth["last_week"]
+    warehouse = platform.warehouse
+    for asset, schemas in SCHEMAS.items():
+        commit = warehouse.require(asset, week)
+        assert commit.run_id == result.run_id
+        for table, schema in schemas.items():
+            schema.validate(warehouse.read_commit(commit, table))
+    roas = warehouse.read("mmm_posterior", week, "roas")
+    assert sorted(roas["channel"]) == sorted(platform.truth["channels"])
+    assert (roas["roas_p05"] <= roas["roas_p50"]).all() and (roas["roas_p50"] <= roas["roas_p95"]).all()
+    lineage = warehouse.commit("reconciled_lift", week).upstream
+    assert lineage["mmm_posterior"]["version"] == warehouse.commit("mmm_posterior", week).version
+    assert sorted(lineage["validated_tests"]) == sorted(t["test_id"] for t in platform.truth["tests"])
+
+
+def test_posterior_is_pymc_marketings_own_format(modelled):
+    platform, _ = modelled
+    path = platform.warehouse.file("mmm_posterior", platform.truth["last_week"], "model.nc")
+    mmm = load_mmm(path)
+    assert set(mmm.channel_columns) == set(platform.truth["channels"])
+    assert "posterior" in mmm.idata
+
+
+def test_checks_metadata_and_progress_are_in_dagster(modelled):
+    platform, result = modelled
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+    assert {"convergence", "holdout_error"} <= {name for asset, name in checks if asset == "mmm_posterior"}
+    assert checks[("allocation", "budget_sums_to_total")].passed
+    assert checks[("allocation", "bounds_respected")].passed
+    assert ("reconciled_lift", "tests_within_predictive_interval") in checks
+    materialization = platform.instance.get_latest_materialization_event(dg.AssetKey("mmm_posterior"))
+    metadata = materialization.asset_materialization.metadata
+    assert {"diagnostics", "roas", "fit_vs_actual"} <= set(metadata)
+    assert "data:image/png;base64," in metadata["fit_vs_actual"].value
+    logs = [e.message for e in platform.instance.all_logs(result.run_id) if e.message]
+    assert any("mmm_posterior[" in m and "sampling:" in m for m in logs), "no sampling progress in the run log"
+    assert any("calibrated refit" in m for m in logs)
+
+
+def test_reconciliation_uses_the_tests_known_by_the_week(modelled):
+    platform, _ = modelled
+    table = platform.warehouse.read("reconciled_lift", platform.truth["last_week"], "reconciled").set_index("channel")
+    tested = {t["channel"]: t["test_id"] for t in platform.truth["tests"]}
+    for channel, test_id in tested.items():
+        assert table.loc[channel, "tests_used"] == test_id and table.loc[channel, "weight_tests"] > 0
+    untested = [c for c in table.index if c not in tested]
+    assert (table.loc[untested, "n_tests"] == 0).all()
+    assert (table["method"] == "calibrated_refit").all()
+    assert table["attribution_roas"].notna().all()  # last-click is reported for every channel
+
+
+def test_allocation_is_feasible_and_scenarios_solve_from_the_stored_partition(modelled):
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    commit = platform.warehouse.require("allocation", week)
+    tables = {name: platform.warehouse.read_commit(commit, name) for name in commit.tables}
+    stored = tables["allocation"]
+    summary = tables["summary"].iloc[0]
+    assert stored["recommended"].sum() == pytest.approx(summary["budget"])
+    assert (stored["recommended"] >= stored["lower_bound"] - 1e-6).all()
+    assert summary["budget"] == pytest.approx(stored["current"].sum())  # default: the last 13 weeks' mean
+    frontier = tables["frontier"]
+    assert frontier["budget_ratio"].min() == 0.5 and frontier["budget_ratio"].max() == 1.5
+    solved = allocate.solve_scenario(tables, float(summary["budget"]))
+    assert np.allclose(solved.allocation["recommended"], stored["recommended"], rtol=1e-3, atol=1.0)
+
+
+def test_a_failed_convergence_check_blocks_reconciliation_and_allocation(modelled, tmp_path):
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    before = {a: platform.warehouse.commit(a, week).version for a in ("reconciled_lift", "allocation")}
+    strict = {"mmm_posterior": {**SHORT, "holdout_weeks": 0, "rhat_max": 1.0, "ess_min": 1e9, "escalate": False}}
+    mmm_before = platform.warehouse.commit("mmm_posterior", week).version
+    result = materialize_range(platform.defs, platform.instance, MODEL_CHAIN, week, log_level="WARNING",
+                               op_config={**OP_CONFIG, **strict})
+    assert not result.success
+    convergence = [c for c in result.get_asset_check_evaluations() if c.check_name == "convergence"]
+    assert convergence and not convergence[0].passed
+    assert "did not converge, so nothing was written" in "\n".join(failure_messages(result))
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert not materialized  # the failed fit is not stored; nothing downstream ran
+    assert platform.warehouse.commit("mmm_posterior", week).version == mmm_before
+    assert {a: platform.warehouse.commit(a, week).version for a in before} == before
+    # an unconverged posterior stored on purpose is refused by a separate reconciliation run
+    kept = {"mmm_posterior": {**strict["mmm_posterior"], "keep_unconverged": True}}
+    assert materialize_range(platform.defs, platform.instance, ["mmm_posterior"], week, log_level="WARNING",
+                             op_config=kept).success is False  # stored, but its blocking check failed the run
+    assert platform.warehouse.commit("mmm_posterior", week).version != mmm_before
+    alone = materialize_range(platform.defs, platform.instance, ["reconciled_lift"], week, log_level="WARNING")
+    assert not alone.success and "did not converge" in "\n".join(failure_messages(alone))
+
+
+def test_refitting_a_week_with_the_same_data_and_seed_gives_the_same_summaries(modelled):
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    config = {"mmm_posterior": {**SHORT, **LENIENT, "holdout_weeks": 0, "seed": 3}}
+    tables = []
+    for _ in range(2):
+        assert materialize_range(platform.defs, platform.instance, ["mmm_posterior"], week, log_level="WARNING",
+                                 op_config=config).success
+        tables.append({t: platform.warehouse.read("mmm_posterior", week, t) for t in ("roas", "contributions",
+                                                                                      "response_curves")})
+    for name in tables[0]:
+        pd.testing.assert_frame_equal(tables[0][name], tables[1][name])
+
+
+def test_too_little_history_is_refused_with_a_clear_error(modelled, tmp_path):
+    platform, _ = modelled
+    early = platform.weeks[40]  # 41 weeks of history < 52
+    result = materialize_range(platform.defs, platform.instance, ["mmm_posterior"], early, log_level="WARNING",
+                               op_config=OP_CONFIG)
+    message = "\n".join(failure_messages(result))
+    assert not result.success and "mmm_posterior[" in message and "52" in message
+    assert early not in Warehouse(platform.settings.data_dir).partitions("mmm_posterior")
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,0 +1,144 @@
+"""mmm_posterior: the Bayesian MMM of the trailing window ending at week W (pymc-marketing).
+
+A backfill is a rolling-origin history of the model. Runs cover up to 8 weeks each: within a run the
+compiled model is reused across windows of the same shape (only the data are swapped in), so every
+week after the first costs sampling only.
+"""
+
+import atexit
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from umm_assets import __version__
+from umm_assets.defs.metadata import line_plot_md, table_md
+from umm_assets.defs.model import checks
+from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.windows import ending_at, span, window_ins
+from umm_assets.lib.mmm.fit import MMMFitter, save_fit
+from umm_assets.lib.mmm.frame import FrameError, InsufficientHistory, build_model_frame
+from umm_assets.lib.mmm.summaries import summarize
+from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
+from umm_assets.lib.storage import Stored
+
+CODE_VERSION = f"{__version__}-mmm.1"
+MODEL_FILE = "model.nc"
+PROGRESS_EVERY_S = 10.0
+INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
+
+
+class RunLog:
+    """Fit progress to the Dagster run log: every phase, and sampling at most every 10 s."""
+
+    def __init__(self, context: dg.AssetExecutionContext, label: str):
+        self.context, self.label = context, label
+        self.last_phase, self.last_time = None, 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, phase: str, detail: dict) -> None:
+        with self.lock:  # nutpie reports from its own thread
+            now = time.monotonic()
+            if phase == self.last_phase and now - self.last_time < PROGRESS_EVERY_S:
+                return
+            self.last_phase, self.last_time = phase, now
+        shown = ", ".join(f"{k}={v}" for k, v in detail.items())
+        self.context.log.info(f"{self.label} {phase}: {shown}")
+
+
+_FITTERS: dict[str, MMMFitter] = {}
+_SCRATCH = Path(tempfile.mkdtemp(prefix="umm-models-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
+def fitter_for(config) -> MMMFitter:
+    """One fitter per model configuration in this process: its compiled models are reused."""
+    key = config.fingerprint()
+    if key not in _FITTERS:
+        _FITTERS[key] = MMMFitter(config)
+    return _FITTERS[key]
+
+
+def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str, attempt: str):
+    fitter.progress = RunLog(context, f"mmm_posterior[{week}]{' ' + attempt if attempt else ''}")
+    result = fitter.fit(frame)
+    return result, summarize(result)
+
+
+def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=checks.ASSET,
+        description="Posterior of the Bayesian MMM fitted on the trailing window ending at the week: ROAS, "
+                    "contributions, response curves, parameters, diagnostics, and the model itself.",
+        partitions_def=partitions,
+        ins=window_ins(window_weeks, INPUTS),
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=8),
+        check_specs=checks.check_specs(),
+        pool="model_fit",
+        group_name="model",
+        code_version=CODE_VERSION,
+        kinds={"pymc", "parquet"},
+        io_manager_key="warehouse_io_manager",
+        metadata={"window_weeks": window_weeks},
+    )
+    def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, validated_spend: pd.DataFrame,
+                      validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame):
+        mmm_config = config.mmm_config(window_weeks)
+        values, diagnostics, roas, fits = {}, {}, None, None
+        for week in context.partition_keys:
+            spend, outcomes, controls = (ending_at(t, week, window_weeks)
+                                         for t in (validated_spend, validated_outcomes, validated_controls))
+            try:
+                frame = build_model_frame(spend, outcomes, controls, end_week=week, window_weeks=window_weeks,
+                                          min_weeks=mmm_config.min_weeks)
+            except (InsufficientHistory, FrameError) as err:
+                raise dg.Failure(f"mmm_posterior[{week}]: {err}", allow_retries=False) from None
+            for warning in frame.warnings:
+                context.log.warning(f"mmm_posterior[{week}]: {warning}")
+            result, summaries = _fit(context, fitter_for(mmm_config), frame, week, "")
+            problems = checks.convergence_problems(summaries.diagnostics.iloc[0], config)
+            if problems and config.escalate:
+                context.log.warning(f"mmm_posterior[{week}]: not converged ({', '.join(problems)}); sampling again "
+                                    "with tune ×2, draws ×1.5, target_accept 0.99")
+                result, summaries = _fit(context, fitter_for(config.escalated(mmm_config)), frame, week, "again")
+            tables = validate_outputs(MMM_POSTERIOR, summaries.tables())
+            model_file = _SCRATCH / f"{week}-{context.run_id}.nc"
+            save_fit(result, model_file)
+            values[week] = Stored(tables, files={MODEL_FILE: model_file},
+                                  upstream={"validated_spend": span(spend), "validated_outcomes": span(outcomes),
+                                            "validated_controls": span(controls)})
+            diagnostics[week] = tables["diagnostics"].iloc[0]
+            roas, fits = tables["roas"], tables["fit"]
+            context.log.info(f"mmm_posterior[{week}]: fitted {frame.n_weeks} weeks in "
+                             f"{result.timings.get('total', 0):.1f} s (compile reused: {result.compile_reused})")
+
+        results = checks.results(diagnostics, config)
+        failed = {w: p for w, d in diagnostics.items() if (p := checks.convergence_problems(d, config))}
+        if failed and not config.keep_unconverged:
+            yield from results
+            raise dg.Failure(
+                "mmm_posterior did not converge, so nothing was written (the previous posterior stays): "
+                + "; ".join(f"{w}: {', '.join(p)}" for w, p in failed.items())
+                + ". Sample longer (draws, tune, target_accept) or set keep_unconverged to store it anyway.",
+                metadata={"diagnostics": table_md(pd.DataFrame(diagnostics).T.reset_index(names="week"))},
+                allow_retries=False)
+        yield from results
+        last = next(reversed(diagnostics.values()))
+        national = fits[fits["geo"] == fits["geo"].iloc[0]]
+        yield dg.Output(
+            values if len(values) > 1 else next(iter(values.values())),
+            metadata={
+                "diagnostics": table_md(last.to_frame().T),
+                "roas": table_md(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
+                "fit_vs_actual": line_plot_md(national, "week", {"actual": "actual", "predicted_mean": "fitted"},
+                                              band=("predicted_lower", "predicted_upper"),
+                                              title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
+                "weeks_fitted": len(values),
+            },
+        )
+
+    return mmm_posterior

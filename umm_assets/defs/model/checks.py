@@ -1,0 +1,55 @@
+"""Checks of ``mmm_posterior``: convergence (blocking) and out-of-sample error (warning)."""
+
+import dagster as dg
+import pandas as pd
+
+from umm_assets.defs.model.config import MMMRunConfig
+
+ASSET = "mmm_posterior"
+CONVERGENCE = "convergence"
+HOLDOUT = "holdout_error"
+
+
+def check_specs() -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(CONVERGENCE, asset=ASSET, blocking=True,
+                          description="R-hat, bulk/tail ESS and divergences within limits (blocking)."),
+        dg.AssetCheckSpec(HOLDOUT, asset=ASSET, description="MAPE on the held-out last weeks (warning)."),
+    ]
+
+
+def convergence_problems(diagnostics: pd.Series, config: MMMRunConfig) -> list[str]:
+    """Why a fit is not trustworthy (empty when it converged)."""
+    problems = []
+    if diagnostics["rhat_max"] > config.rhat_max:
+        problems.append(f"R-hat {diagnostics['rhat_max']:.3f} > {config.rhat_max}")
+    for name in ("ess_bulk_min", "ess_tail_min"):
+        if diagnostics[name] < config.ess_min:
+            problems.append(f"{name.replace('_min', '').replace('_', ' ')} ESS {diagnostics[name]:.0f} < {config.ess_min:.0f}")
+    if diagnostics["divergences"] > config.divergences_max:
+        problems.append(f"{int(diagnostics['divergences'])} divergences > {config.divergences_max}")
+    return problems
+
+
+def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> list[dg.AssetCheckResult]:
+    """One result per check for the run's partitions (a range run reports every week in its metadata)."""
+    problems = {week: convergence_problems(d, config) for week, d in diagnostics.items()}
+    failed = {week: p for week, p in problems.items() if p}
+    holdout = {week: float(d["holdout_mape"]) for week, d in diagnostics.items() if pd.notna(d["holdout_mape"])}
+    too_high = {week: m for week, m in holdout.items() if m > config.holdout_mape_max}
+    last = next(reversed(diagnostics.values()))
+    return [
+        dg.AssetCheckResult(
+            asset_key=ASSET, check_name=CONVERGENCE, passed=bool(not failed), severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{w}: {', '.join(p)}" for w, p in failed.items()) or "converged",
+            metadata={"rhat_max": float(last["rhat_max"]), "ess_bulk_min": float(last["ess_bulk_min"]),
+                      "ess_tail_min": float(last["ess_tail_min"]), "divergences": int(last["divergences"]),
+                      "weeks_failed": dg.MetadataValue.json({w: p for w, p in failed.items()})},
+        ),
+        dg.AssetCheckResult(
+            asset_key=ASSET, check_name=HOLDOUT, passed=bool(not too_high), severity=dg.AssetCheckSeverity.WARN,
+            description=(f"holdout MAPE above {config.holdout_mape_max:.0%} in {len(too_high)} week(s)" if too_high
+                         else "holdout error within limits" if holdout else "holdout disabled"),
+            metadata={"holdout_mape": dg.MetadataValue.json(holdout)},
+        ),
+    ]

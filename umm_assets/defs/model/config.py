@@ -1,0 +1,40 @@
+"""Run configuration of ``mmm_posterior`` (launchpad / ``op_config``); unset fields keep the
+measured defaults of :class:`umm_assets.lib.mmm.config.MMMConfig`."""
+
+import json
+
+import dagster as dg
+
+from umm_assets.lib.mmm.config import MMMConfig
+
+
+class MMMRunConfig(dg.Config):
+    saturation: str | None = None  # "logistic" | "hill"
+    chains: int | None = None
+    draws: int | None = None
+    tune: int | None = None
+    target_accept: float | None = None
+    seed: int | None = None
+    holdout_weeks: int | None = None
+    n_keep_draws: int | None = None
+    priors_json: str | None = None  # JSON {model_config name: Prior.to_dict()}
+    # convergence checks (blocking): a fit outside these never reaches reconciliation and allocation
+    rhat_max: float = 1.01
+    ess_min: float = 400.0
+    divergences_max: int = 0
+    # a fit that fails them is sampled once more, longer and more carefully (tune ×2, draws ×1.5,
+    # target_accept 0.99); if it still fails, nothing is written unless keep_unconverged is set
+    escalate: bool = True
+    keep_unconverged: bool = False
+    # holdout check (warning)
+    holdout_mape_max: float = 0.15
+
+    def escalated(self, config: MMMConfig) -> MMMConfig:
+        return config.replace(tune=config.tune * 2, draws=int(config.draws * 1.5), target_accept=0.99)
+
+    def mmm_config(self, window_weeks: int) -> MMMConfig:
+        fields = ("saturation", "chains", "draws", "tune", "target_accept", "seed", "holdout_weeks", "n_keep_draws")
+        overrides = {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
+        if self.priors_json:
+            overrides["priors"] = json.loads(self.priors_json)
+        return MMMConfig(window_weeks=window_weeks, min_weeks=min(52, window_weeks), **overrides)

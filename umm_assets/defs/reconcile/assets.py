@@ -1,0 +1,101 @@
+"""reconciled_lift: the MMM of week W fused with the experiments (and attribution) known by W."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from umm_assets import __version__
+from umm_assets.defs.io_manager import PartitionView
+from umm_assets.defs.metadata import table_md
+from umm_assets.defs.model.assets import RunLog, fitter_for
+from umm_assets.defs.model.checks import convergence_problems
+from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.reconcile import checks
+from umm_assets.defs.reconcile.config import ReconcileRunConfig
+from umm_assets.defs.windows import ending_at, span, window_ins
+from umm_assets.lib.mmm.fit import lift_tests_to_calibration
+from umm_assets.lib.mmm.frame import build_model_frame
+from umm_assets.lib.mmm.summaries import summarize
+from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
+from umm_assets.lib.reconcile import Posterior, reconcile
+from umm_assets.lib.storage import Stored
+
+CODE_VERSION = f"{__version__}-reconcile.1"
+INPUTS = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
+
+
+def posterior_of(view: PartitionView) -> Posterior:
+    """The stored MMM posterior as reconciliation needs it (no model loading)."""
+    draws = view.table("roas_draws")
+    return Posterior(view.table("parameter_draws"), json.loads(view.table("spec")["spec_json"].iloc[0]),
+                     draws[["draw", "channel", "contribution"]])
+
+
+def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=checks.ASSET,
+        description="Each channel's ROAS and incremental revenue with the MMM fused with incrementality tests "
+                    "and bias-corrected attribution, as of the week.",
+        partitions_def=partitions,
+        ins={"mmm_posterior": dg.AssetIn(), "validated_tests": dg.AssetIn(), **window_ins(window_weeks, INPUTS)},
+        check_specs=checks.check_specs(),
+        pool="model_fit",
+        group_name="model",
+        code_version=CODE_VERSION,
+        kinds={"pymc", "parquet"},
+        io_manager_key="warehouse_io_manager",
+    )
+    def reconciled_lift(context: dg.AssetExecutionContext, config: ReconcileRunConfig, mmm_posterior,
+                        validated_tests: pd.DataFrame, validated_spend: pd.DataFrame, validated_outcomes: pd.DataFrame,
+                        validated_controls: pd.DataFrame, validated_attribution: pd.DataFrame):
+        views = mmm_posterior if isinstance(mmm_posterior, dict) else {context.partition_keys[0]: mmm_posterior}
+        values, last = {}, None
+        for week in context.partition_keys:
+            view = views[week]
+            diagnostics = view.table("diagnostics").iloc[0]
+            problems = convergence_problems(diagnostics, MMMRunConfig())
+            if problems and not config.allow_unconverged:
+                raise dg.Failure(f"reconciled_lift[{week}]: mmm_posterior[{week}] did not converge "
+                                 f"({', '.join(problems)}); refit it, or set allow_unconverged", allow_retries=False)
+            spend = ending_at(validated_spend, week, window_weeks)
+            tests = validated_tests[pd.to_datetime(validated_tests["end_date"])
+                                    <= pd.Timestamp(week) + pd.Timedelta(days=6)]
+            attribution = ending_at(validated_attribution, week, window_weeks)
+
+            def refit(week=week, spend=spend):
+                frame = build_model_frame(spend, ending_at(validated_outcomes, week, window_weeks),
+                                          ending_at(validated_controls, week, window_weeks), end_week=week,
+                                          window_weeks=window_weeks, min_weeks=min(52, window_weeks))
+                calibration, notes = lift_tests_to_calibration(tests, frame)
+                for note in notes:
+                    context.log.warning(f"reconciled_lift[{week}]: {note}")
+                mmm_config = MMMRunConfig(chains=config.chains, draws=config.draws,
+                                          tune=config.tune).mmm_config(window_weeks).replace(holdout_weeks=0)
+                context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(calibration)} lift test(s)")
+                fitter = fitter_for(mmm_config)
+                fitter.progress = RunLog(context, f"reconciled_lift[{week}] calibrated refit")
+                summaries = summarize(fitter.fit(frame, calibration=calibration, holdout=False))
+                return Posterior(summaries.parameter_draws, summaries.spec,
+                                 summaries.roas_draws[["draw", "channel", "contribution"]])
+
+            result = reconcile(posterior_of(view), tests, spend, attribution, config.reconcile_config(), refit=refit)
+            for note in result.notes:
+                context.log.info(f"reconciled_lift[{week}]: {note}")
+            tables = validate_outputs(RECONCILED_LIFT, result.tables)
+            values[week] = Stored(tables, upstream={
+                "mmm_posterior": {"partition": week, "version": view.commit.version},
+                "validated_tests": [str(t) for t in tests["test_id"]],
+                "validated_spend": span(spend), "validated_attribution": span(attribution)})
+            last = tables
+
+        yield from checks.results(last)
+        shown = ["channel", "method", "roas_mean", "roas_lower", "roas_upper", "mmm_roas_mean", "tests_roas_mean",
+                 "attribution_roas", "attribution_bias", "weight_mmm", "weight_tests", "weight_attribution",
+                 "tests_used"]
+        yield dg.Output(values if len(values) > 1 else next(iter(values.values())),
+                        metadata={"reconciled": table_md(last["reconciled"][shown]),
+                                  "test_coverage": table_md(last["test_coverage"]),
+                                  "method": str(last["summary"]["method"].iloc[0])})
+
+    return reconciled_lift

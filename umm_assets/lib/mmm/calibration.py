@@ -1,0 +1,153 @@
+"""Finished incrementality tests → pymc-marketing lift-test calibration rows.
+
+See :func:`lift_tests_to_calibration` for the mapping and its stated approximations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .frame import GEO, NATIONAL, ModelFrame
+
+
+def lift_tests_to_calibration(
+    tests: pd.DataFrame, frame: ModelFrame
+) -> tuple[pd.DataFrame, list[str]]:
+    """Convert finished incrementality tests to ``add_lift_test_measurements`` rows.
+
+    A test row has ``channel``, ``start_date``, ``end_date``, ``lift`` (total incremental
+    revenue over the test window), ``lift_ci_lower``, ``lift_ci_upper``, optional
+    ``confidence`` (of that interval, default 0.9), ``spend`` (channel spend in the test
+    cells over the window) and ``geo``.
+
+    Mapping ("holdout form", per-week averages). pymc-marketing compares
+    ``saturation(x + delta_x) − saturation(x)`` — the steady-state weekly response of the
+    curve, adstock excluded — with ``delta_y``, in input money per week. A test measures
+    the revenue the channel's spend in the test cells produced against no spend, so:
+
+    - ``n_weeks`` = test days / 7; ``S`` = the channel's weekly spend in the model unit
+      (national, or the test's geo in a geo model) averaged over the test window
+      (prorated by days), from the frame.
+    - ``f`` = share of the unit's spend that was in the test cells = ``(spend / n_weeks)
+      / S`` if ``spend`` is given (capped at 1), else 1 (the whole unit went dark).
+    - ``x = 0``, ``delta_x = S``, ``delta_y = lift / n_weeks / f``,
+      ``sigma = (ci_upper − ci_lower) / (2·z) / n_weeks / f`` with ``z`` the normal
+      quantile of ``(1 + confidence) / 2``. Scaling by ``1/f`` assumes the test cells
+      respond like a slice of the unit (homogeneous geos).
+    - A national test on a geo model is split over geos by their spend share ``s_g``
+      (``delta_y`` × ``s_g``, ``sigma`` × ``s_g·√G``, which keeps the test's total
+      information about a common effect).
+
+    Approximations, stated: the within-window lift of a go-dark test misses the
+    carry-over outside the window, and pymc-marketing's term ignores adstock; both make
+    short tests of long-carry-over channels read low. ``response.window_lift_draws``
+    gives the exact model counterpart for comparisons.
+
+    Returns
+    -------
+    (pd.DataFrame, list[str])
+        Rows ``channel``, [``geo``], ``x``, ``delta_x``, ``delta_y``, ``sigma``, and notes
+        on tests skipped (unknown channel, no spend in the window and no ``spend`` given).
+    """
+    from scipy.stats import norm
+
+    notes: list[str] = []
+    rows: list[dict[str, Any]] = []
+    spend_geo = frame.spend_wide(by_geo=True) if frame.is_geo else frame.spend_wide()
+    for i, t in tests.reset_index(drop=True).iterrows():
+        label = t.get("test_id", i)
+        channel = str(t["channel"])
+        if channel not in frame.channels:
+            notes.append(f"test {label}: channel {channel!r} not in the model; skipped")
+            continue
+        start, end = pd.Timestamp(t["start_date"]), pd.Timestamp(t["end_date"])
+        days = (end - start).days + 1
+        if days <= 0:
+            notes.append(f"test {label}: end before start; skipped")
+            continue
+        n_weeks = days / 7.0
+        conf = float(t["confidence"]) if pd.notna(t.get("confidence", np.nan)) else 0.9
+        z = float(norm.ppf(0.5 + conf / 2))
+        sd_total = (float(t["lift_ci_upper"]) - float(t["lift_ci_lower"])) / (2 * z)
+        test_spend = float(t["spend"]) if pd.notna(t.get("spend", np.nan)) else None
+        geo = t.get("geo", None)
+        geo = None if geo is None or pd.isna(geo) or geo == NATIONAL else str(geo)
+        weights = _window_weights(frame.weeks, start, end)
+
+        if frame.is_geo and geo is None:
+            per_geo = {
+                g: float((spend_geo.xs(g, level=GEO)[channel] * weights).sum()) / n_weeks
+                for g in frame.geos
+            }
+            total = sum(per_geo.values())
+            if total <= 0:
+                notes.append(f"test {label}: {channel!r} has no spend in the window; skipped")
+                continue
+            f = min(test_spend / n_weeks / total, 1.0) if test_spend else 1.0
+            G = len(frame.geos)
+            for g, s in per_geo.items():
+                share = s / total
+                if s <= 0:
+                    continue
+                rows.append(
+                    _row(
+                        channel,
+                        g,
+                        s,
+                        t["lift"] * share / n_weeks / f,
+                        sd_total * share * np.sqrt(G) / n_weeks / f,
+                    )
+                )
+            continue
+        if frame.is_geo:
+            if geo not in frame.geos:
+                notes.append(f"test {label}: geo {geo!r} not in the model; skipped")
+                continue
+            unit = float((spend_geo.xs(geo, level=GEO)[channel] * weights).sum()) / n_weeks
+        else:
+            if geo is not None and test_spend is None:
+                notes.append(f"test {label}: geo test on a national model needs 'spend'; skipped")
+                continue
+            unit = float((spend_geo[channel] * weights).sum()) / n_weeks
+        if unit <= 0:
+            if test_spend is None:
+                notes.append(f"test {label}: {channel!r} has no spend in the window; skipped")
+                continue
+            unit = test_spend / n_weeks
+        f = min(test_spend / n_weeks / unit, 1.0) if test_spend else 1.0
+        rows.append(
+            _row(
+                channel,
+                geo if frame.is_geo else None,
+                unit,
+                float(t["lift"]) / n_weeks / f,
+                sd_total / n_weeks / f,
+            )
+        )
+    cols = ["channel", *([GEO] if frame.is_geo else []), "x", "delta_x", "delta_y", "sigma"]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=cols), notes
+    return df[cols], notes
+
+
+def _row(channel: str, geo: str | None, unit: float, dy: float, sigma: float) -> dict:
+    row: dict[str, Any] = {"channel": channel, "x": 0.0, "delta_x": unit}
+    if geo is not None:
+        row[GEO] = geo
+    row.update(delta_y=float(dy), sigma=float(max(sigma, 1e-9)))
+    return row
+
+
+def _window_weights(weeks: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Share of each model week's 7 days inside [start, end] (days → weeks prorated)."""
+    w_start = weeks.to_numpy()
+    lo = np.maximum(w_start, np.datetime64(start.normalize()))
+    hi = np.minimum(
+        w_start + np.timedelta64(7, "D"), np.datetime64(end.normalize() + pd.Timedelta(days=1))
+    )
+    days = (hi - lo) / np.timedelta64(1, "D")
+    return np.clip(days, 0, 7) / 7.0
