@@ -41,3 +41,4 @@ run: sync
 
 bench: sync
 	$(UV) run --no-sync python bench/fit.py
+	$(UV) run --no-sync python bench/api.py --demo

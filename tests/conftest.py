@@ -31,6 +31,9 @@ VALIDATED = [*VALIDATED_WEEKLY, "validated_tests"]
 SMALL_WORLD_WEEKS = 64
 # test instances use the project's own instance configuration (storage classes included)
 INSTANCE_CONFIG = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+# short-chain run config for tests of the model stages' wiring (`umm materialize --config`)
+QUICK_RUN_CONFIG_FILE = ROOT / "tests" / "quick_run_config.yaml"
+QUICK_RUN_CONFIG = yaml.safe_load(QUICK_RUN_CONFIG_FILE.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import INSTANCE_CONFIG, ROOT
+from tests.conftest import INSTANCE_CONFIG, QUICK_RUN_CONFIG_FILE, ROOT
 
 UMM = str(Path(sys.executable).with_name("umm"))
 
@@ -27,7 +27,7 @@ def cli_env(tmp_path):
     home.mkdir()
     (home / "dagster.yaml").write_text(json.dumps(INSTANCE_CONFIG))
     return {"UMM_RAW_URI": str(tmp_path / "raw"), "UMM_DATA_DIR": str(tmp_path / "warehouse"),
-            "DAGSTER_HOME": str(home), "UMM_LOG_LEVEL": "WARNING"}
+            "DAGSTER_HOME": str(home), "UMM_LOG_LEVEL": "WARNING", "UMM_RUN_CONFIG": str(QUICK_RUN_CONFIG_FILE)}
 
 
 def test_help_lists_the_contract_commands():
@@ -49,11 +49,15 @@ def test_demo_then_materialize_latest_is_recorded_in_dagster_home(cli_env, small
     done = umm("materialize", "--latest", env=env)
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
+    # validated_* for every week with rows, then the model chain for the newest week
+    assert f"for {written['first_week']} .. {written['last_week']}" in done.stdout
+    assert f"mmm_posterior, reconciled_lift, allocation for {written['last_week']}" in done.stdout
 
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])  # dagster.yaml refers to it
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         weeks = instance.get_materialized_partitions(dg.AssetKey("validated_spend"))
         assert len(weeks) == 64 and max(weeks) == written["last_week"]
+        assert instance.get_materialized_partitions(dg.AssetKey("allocation")) == {written["last_week"]}
         assert instance.get_runs()[0].status == dg.DagsterRunStatus.SUCCESS
 
     # bad input: non-zero exit, the reason names file, row and rule
@@ -63,7 +67,11 @@ def test_demo_then_materialize_latest_is_recorded_in_dagster_home(cli_env, small
     assert "outcomes/late.csv, row 1 (line 2), column 'revenue': must be non-negative" in failed.stderr
 
 
-def test_materialize_refuses_bad_arguments(cli_env):
+def test_materialize_refuses_bad_arguments(cli_env, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("nope: {draws: 1}\n")
+    bad_config = umm("materialize", "--latest", "--config", str(config), env=cli_env)
+    assert bad_config.returncode == 1 and "unknown asset(s) nope" in bad_config.stderr
     not_monday = umm("materialize", "--partition", "2024-01-03", env=cli_env)
     assert not_monday.returncode == 2 and "Wednesday" in not_monday.stderr
     unknown = umm("materialize", "--partition", "2024-01-01", "--select", "nope", env=cli_env)

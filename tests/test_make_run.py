@@ -1,26 +1,22 @@
-"""`make run` on a fresh landing zone: demo data, materialization, and a running Dagster UI that shows
-the validated assets materialized for every demo week (asked over the webserver's GraphQL API)."""
+"""`make run` on a fresh landing zone: demo data, materialization, a running Dagster UI that shows the
+validated assets materialized for every demo week (asked over its GraphQL API), and the REST API
+answering with the printed viewer key."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
-from tests.conftest import ROOT
+from umm_assets.lib.servers import free_port
+from tests.conftest import QUICK_RUN_CONFIG_FILE, ROOT
 
 QUERY = """{ assetNodes { assetKey { path } partitionStats { numMaterialized numPartitions }
              assetMaterializations(limit: 1) { runId } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _graphql(url: str, query: str) -> dict:
@@ -31,12 +27,14 @@ def _graphql(url: str, query: str) -> dict:
 
 
 def test_make_run_brings_up_dagster_with_the_demo_weeks_materialized(tmp_path):
-    port = _free_port()
+    port, api_port = free_port(), free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     env = {**os.environ, "UMM_RAW_URI": str(tmp_path / "raw"), "UMM_DATA_DIR": str(tmp_path / "warehouse"),
-           "DAGSTER_HOME": str(home), "UMM_DAGSTER_PORT": str(port), "UMM_LOG_LEVEL": "WARNING"}
+           "DAGSTER_HOME": str(home), "UMM_DAGSTER_PORT": str(port), "UMM_LOG_LEVEL": "WARNING",
+           "UMM_API_PORT": str(api_port), "UMM_API_STATE_DIR": str(tmp_path / "api"),
+           "UMM_RUN_CONFIG": str(QUICK_RUN_CONFIG_FILE)}  # short chains: this tests bring-up, not accuracy
     log = open(tmp_path / "make-run.log", "w")
     process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -58,8 +56,19 @@ def test_make_run_brings_up_dagster_with_the_demo_weeks_materialized(tmp_path):
         health = _graphql(url, "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }")
         statuses = {d["daemonType"]: d["healthy"] for d in health["instance"]["daemonHealth"]["allDaemonStatuses"]}
         assert statuses["SCHEDULER"] and statuses["SENSOR"] and statuses["BACKFILL"]
+
+        # the REST API is up with the printed viewer key, serving the model chain of the newest week
+        api = f"http://127.0.0.1:{api_port}"
+        assert f"REST API                         {api}" in output
+        key = re.search(r"API viewer key\s+(\S+)", output).group(1)
+        request = urllib.request.Request(f"{api}/api/v1/roas", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            roas = json.loads(response.read())
+        assert roas["lineage"]["partition"] == truth["last_week"]
+        assert sorted(c["channel"] for c in roas["channels"]) == sorted(truth["channels"])
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)
         log.close()
-    assert b"dagster" not in subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True).stdout
+    for listening in (port, api_port):
+        assert not subprocess.run(["pgrep", "-f", f"--port {listening}"], capture_output=True).stdout

@@ -1,0 +1,1 @@
+"""Unified-M's REST API: FastAPI over the materialized assets (see ``umm_api.app.create_app``)."""

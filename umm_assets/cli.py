@@ -45,10 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--from", dest="start", type=_week, metavar="W1", help="first week of a backfill range")
     mat.add_argument("--to", dest="end", type=_week, metavar="W2", help="last week of a backfill range")
     mat.add_argument("--select", help="comma-separated asset names (default: every asset)")
+    mat.add_argument("--config", type=Path, default=os.environ.get("UMM_RUN_CONFIG") or None, metavar="FILE",
+                     help="YAML/JSON run config per asset, e.g. {mmm_posterior: {draws: 2000}} "
+                          "(default: $UMM_RUN_CONFIG)")
 
-    serve = commands.add_parser("serve", help="the REST API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = commands.add_parser("serve", help="the REST API (OpenAPI docs at /docs)")
+    serve.add_argument("--host", default=os.environ.get("UMM_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("UMM_API_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     dash = commands.add_parser("dash", help="the dashboard")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8050)
@@ -60,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create a key (printed once, as the last line)")
     create.add_argument("--role", choices=("viewer", "analyst", "admin"), required=True)
     create.add_argument("--name", required=True)
+    key_commands.add_parser("list", help="list keys (id, name, role, created, revoked; never secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the 16-hex-digit id (the part after umm_ in the key; see `keys list`)")
     return parser
 
 
@@ -74,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from umm_assets.up import up
 
             return up(lambda: main(["materialize", "--latest"]))
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "keys":
+            return _keys(args)
         print(f"umm {args.command}: arrives with a later issue (the REST API and dashboard)", file=sys.stderr)
         return 2
     except CliError as err:
@@ -123,6 +135,7 @@ def _materialize(args: argparse.Namespace) -> int:
     defs = build_defs(settings)
     known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     selected = _selection(args.select, known)
+    op_config = _run_config(args.config, known)
     weekly = defs.resolve_assets_def("validated_spend").partitions_def
     valid = set(weekly.get_partition_keys())
     instance = _instance()
@@ -138,10 +151,10 @@ def _materialize(args: argparse.Namespace) -> int:
                            f"{settings.first_week} (UMM_FIRST_WEEK) and the last complete week")
         validated = [a for a in VALIDATED if a in selected]
         if validated:
-            _run(defs, instance, validated, weeks[0], weeks[-1])
+            _run(defs, instance, validated, weeks[0], weeks[-1], op_config)
         chain = [a for a in MODEL_CHAIN if a in selected]
         if chain:
-            _run(defs, instance, chain, weeks[-1], weeks[-1])
+            _run(defs, instance, chain, weeks[-1], weeks[-1], op_config)
         return 0
 
     if args.partition:
@@ -156,7 +169,7 @@ def _materialize(args: argparse.Namespace) -> int:
         if week not in valid:
             raise CliError(f"{week} is not a partition: partitions run from {min(valid)} (UMM_FIRST_WEEK) "
                            f"to {max(valid)} (the last complete week)")
-    _run(defs, instance, sorted(selected, key=_graph_order), start, end)
+    _run(defs, instance, sorted(selected, key=_graph_order), start, end, op_config)
     return 0
 
 
@@ -175,15 +188,86 @@ def _selection(select: str | None, known: set[str]) -> list[str]:
     return names
 
 
-def _run(defs, instance, assets: Sequence[str], start: str, end: str) -> None:
+def _run_config(path: Path | None, known: set[str]) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise CliError(f"--config {path}: {err}") from None
+    if not isinstance(config, dict) or not all(isinstance(v, dict) for v in config.values()):
+        raise CliError(f"--config {path}: expected a mapping of asset name to its settings")
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise CliError(f"--config {path}: unknown asset(s) {', '.join(unknown)}")
+    return config
+
+
+def _run(defs, instance, assets: Sequence[str], start: str, end: str, op_config: dict) -> None:
     from umm_assets.defs.runs import failure_messages, materialize_range
 
     span = start if start == end else f"{start} .. {end}"
     print(f"materializing {', '.join(assets)} for {span}", flush=True)
-    result = materialize_range(defs, instance, assets, start, end, log_level=os.environ.get("UMM_LOG_LEVEL", "INFO"))
+    result = materialize_range(defs, instance, assets, start, end, log_level=os.environ.get("UMM_LOG_LEVEL", "INFO"),
+                               op_config=op_config)
     if not result.success:
         raise CliError(f"run {result.run_id} failed:\n" + "\n".join(failure_messages(result)))
     print(f"run {result.run_id} succeeded", flush=True)
+
+
+# --- serve and keys (the REST API) ---------------------------------------------------------------
+
+
+def _api_settings():
+    from pydantic import ValidationError
+
+    from umm_api.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise CliError(f"bad API setting (UMM_API_* / UMM_DATA_DIR): {problems}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _api_settings()
+    print(f"serving {settings.data_dir} at http://{args.host}:{args.port} (docs: /docs); "
+          f"keys and audit log in {settings.state_dir}", flush=True)
+    # access_log off: every request is already in the audit log
+    uvicorn.run("umm_api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from umm_api.keys import KeyStore, UnknownKey
+
+    store = KeyStore(_api_settings().keys_file)
+    if args.keys_command == "create":
+        try:
+            record, key = store.create(args.name, args.role)
+        except ValueError as err:
+            raise CliError(str(err)) from None
+        print(f"created {record.role} key {record.name!r} (id {record.id}) in {store.path}; "
+              "it is shown only now, store it safely:", flush=True)
+        print(key, flush=True)
+        return 0
+    if args.keys_command == "list":
+        for k in store.list():
+            state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+            print(f"{k.id}  {k.role:8s} {k.created_at}  {state:32s} {k.name}")
+        return 0
+    try:
+        record = store.revoke(args.key_id)
+    except UnknownKey as err:
+        raise CliError(str(err)) from None
+    print(f"revoked key {record.name!r} (id {record.id}) at {record.revoked_at}")
+    return 0
 
 
 if __name__ == "__main__":

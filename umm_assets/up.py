@@ -1,8 +1,9 @@
 """``umm up`` (what ``make run`` calls): the whole platform on one machine.
 
 Writes demo data when the landing zone is empty, materializes the newest weeks, then starts the
-Dagster webserver and daemon (``dagster dev`` on ``workspace.yaml``), prints their addresses and
-stays in the foreground; Ctrl-C stops everything it started.
+Dagster webserver and daemon (``dagster dev`` on ``workspace.yaml``) and the REST API (``umm serve``),
+prints their addresses and a fresh viewer key, and stays in the foreground; Ctrl-C stops everything
+it started.
 """
 
 from __future__ import annotations
@@ -12,24 +13,41 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from umm_assets.lib.contracts import INPUTS
 from umm_assets.lib.landing import LocalLandingZone
+from umm_assets.lib.servers import wait_until_up
 from umm_assets.lib.settings import Settings
+
+UP_KEY_NAME = "make run viewer"
 
 
 @dataclass(frozen=True)
 class Ports:
     host: str
     dagster: int
+    api: int
 
     @classmethod
     def from_env(cls) -> Ports:
         return cls(host=os.environ.get("UMM_HOST", "127.0.0.1"),
-                   dagster=int(os.environ.get("UMM_DAGSTER_PORT", "3000")))
+                   dagster=int(os.environ.get("UMM_DAGSTER_PORT", "3000")),
+                   api=int(os.environ.get("UMM_API_PORT", "8000")))
+
+
+def viewer_key() -> str:
+    """A fresh viewer key for this session; the one printed by the previous ``make run`` is revoked
+    (a key is shown only once, so an old one could not be printed again anyway)."""
+    from umm_api.keys import KeyStore
+    from umm_api.settings import ApiSettings
+
+    store = KeyStore(ApiSettings().keys_file)
+    for key in store.list():
+        if key.name == UP_KEY_NAME and key.active:
+            store.revoke(key.id)
+    return store.create(UP_KEY_NAME, "viewer")[1]
 
 
 def landing_zone_is_empty(raw_uri: str) -> bool:
@@ -37,19 +55,6 @@ def landing_zone_is_empty(raw_uri: str) -> bool:
         return False  # a remote landing zone is the user's: never write demo data into it
     zone = LocalLandingZone(raw_uri)
     return not any(zone.list_files(spec.folder) for spec in INPUTS.values())
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def _start(command: list[str]) -> subprocess.Popen:
@@ -80,9 +85,9 @@ def up(materialize) -> int:
 
         print(f"landing zone {settings.raw_uri} is empty: writing demo data", flush=True)
         demo.generate(Path(settings.raw_uri))
-    status = materialize()
-    if status != 0:
-        return status
+    if materialize() != 0:
+        print("\nmaterialization failed (the reason is above); starting the platform anyway: the Dagster UI "
+              "shows the failed run, and the API serves whatever was materialized before", flush=True)
 
     processes: list[subprocess.Popen] = []
     stopping = False
@@ -98,10 +103,18 @@ def up(materialize) -> int:
         dagster = _start([sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
                           "-h", ports.host, "-p", str(ports.dagster)])
         processes.append(dagster)
+        api = _start([sys.executable, "-m", "umm_assets.cli", "serve", "--host", ports.host, "--port", str(ports.api)])
+        processes.append(api)
         dagster_url = f"http://{ports.host}:{ports.dagster}"
-        _wait_for(f"{dagster_url}/server_info", dagster)
+        api_url = f"http://{ports.host}:{ports.api}"
+        wait_until_up(f"{api_url}/health", api)
+        wait_until_up(f"{dagster_url}/server_info", dagster)
+        key = viewer_key()
         print("\nUnified-M is up:", flush=True)
         print(f"  Dagster UI (webserver + daemon)  {dagster_url}", flush=True)
+        print(f"  REST API                         {api_url}  (docs: {api_url}/docs)", flush=True)
+        print(f"  API viewer key                   {key}", flush=True)
+        print(f'    e.g. curl -H "Authorization: Bearer {key}" {api_url}/api/v1/roas', flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.5)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import INSTANCE_CONFIG, VALIDATED, Platform
+from tests.conftest import INSTANCE_CONFIG, QUICK_RUN_CONFIG, VALIDATED, Platform
 from umm_assets.definitions import build_defs
 from umm_assets.defs.runs import failure_messages, materialize_range
 from umm_assets.lib import allocate, demo
@@ -20,10 +20,9 @@ from umm_assets.lib.settings import Settings
 from umm_assets.lib.storage import Warehouse
 
 MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
-SHORT = {"chains": 2, "draws": 150, "tune": 150}
-LENIENT = {"rhat_max": 10.0, "ess_min": 1.0, "divergences_max": 100_000}
-OP_CONFIG = {"mmm_posterior": {**SHORT, **LENIENT, "holdout_weeks": 4},
-             "reconciled_lift": {**SHORT, "allow_unconverged": True}}
+OP_CONFIG = QUICK_RUN_CONFIG
+SHORT = {k: OP_CONFIG["mmm_posterior"][k] for k in ("chains", "draws", "tune")}
+LENIENT = {k: OP_CONFIG["mmm_posterior"][k] for k in ("rhat_max", "ess_min", "divergences_max")}
 
 
 @pytest.fixture(scope="module")

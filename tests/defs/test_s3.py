@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import boto3
 import dagster as dg
 import pytest
 
+from umm_assets.lib.servers import free_port
 from tests.conftest import INSTANCE_CONFIG, VALIDATED
 from umm_assets.definitions import build_defs
 from umm_assets.defs.runs import failure_messages, materialize_range
@@ -25,15 +25,9 @@ from umm_assets.lib.settings import Settings
 from umm_assets.lib.storage import Warehouse
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"

@@ -9,37 +9,13 @@ os.environ.setdefault(
     "base_compiledir=" + os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "pytensor"),
 )
 
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from worlds import demo_world  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pymc-marketing"
-
-
-@dataclass
-class DemoWorld:
-    """A platform demo world as the model stage sees it: weekly long tables and the truth."""
-
-    spend: pd.DataFrame
-    outcomes: pd.DataFrame
-    controls: pd.DataFrame
-    truth: dict
-
-
-def make_demo_world(seed: int = 7, weeks: int = 156) -> DemoWorld:
-    """The ``umm demo`` world (Hill-shaped truth, 5 channels), as weekly tables in the platform's format."""
-    from umm_assets.lib import demo
-
-    world = demo.simulate(seed=seed, weeks=weeks)
-    spend = world.spend.rename_axis("week").reset_index().melt(id_vars="week", var_name="channel",
-                                                               value_name="spend")
-    outcomes = world.revenue.rename("revenue").rename_axis("week").reset_index()
-    controls = world.controls.rename_axis("week").reset_index()
-    for table in (spend, outcomes, controls):
-        table["geo"] = "national"
-    return DemoWorld(spend, outcomes, controls, world.truth(seed))
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +45,6 @@ def geo_tables():
 
 
 @pytest.fixture(scope="session")
-def demo_world():
-    """156 weeks × 5 channels with known ROAS (see :func:`make_demo_world`)."""
-    return make_demo_world(seed=7, weeks=156)
+def demo_seed7():
+    """The ``umm demo`` world of seed 7 (156 weeks, 5 channels), read through the real ingest."""
+    return demo_world(7)

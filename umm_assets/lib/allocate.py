@@ -130,10 +130,12 @@ class Solution:
 
 
 def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, alpha: float):
+    evaluate = model.steady_state(shares)
+
     def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         # a Hill curve with slope < 1 has an infinite derivative at 0: evaluate a hair above it
         x = np.maximum(x, 1e-9 * max(float(np.sum(x)), 1.0))
-        revenue, marginal = model.response(x, geo_shares=shares, derivative=True)  # (D, C)
+        revenue, marginal = evaluate(x)  # (D, C)
         totals = revenue.sum(axis=1)
         if objective == Objective.CVAR:
             worst = np.argsort(totals)[: max(1, int(np.ceil(alpha * len(totals))))]
@@ -169,8 +171,11 @@ def _kkt_violation(x: np.ndarray, grad: np.ndarray, problem: Problem) -> float:
 
 
 def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
-             alpha: float = 0.1, shares: np.ndarray | None = None) -> Solution:
-    """Maximize the objective over the feasible set, from several starts; detect failures."""
+             alpha: float = 0.1, shares: np.ndarray | None = None, warm_start: np.ndarray | None = None) -> Solution:
+    """Maximize the objective over the feasible set; detect failures.
+
+    From ``warm_start`` alone when given and it leads to a verified optimum (the fast path for
+    scenarios near a stored solution), else from several starts (Hill curves are S-shaped)."""
     shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
     value_and_grad = _objective(model, shares, objective, alpha)
     scale = max(problem.budget, 1.0)
@@ -183,18 +188,25 @@ def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = O
         value, grad = value_and_grad(y * scale)
         return -value / scale, -grad
 
-    starts = [_project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem),
-              _project((problem.lower + problem.upper) / 2, problem),
-              _project(problem.lower + (problem.upper - problem.lower) * 0.25, problem)]
-    best, best_value, best_result = None, -np.inf, None
-    for start in starts:
+    def solve(start: np.ndarray):
         result = minimize(fun, start / scale, jac=True, method="SLSQP",
                           bounds=list(zip(problem.lower / scale, problem.upper / scale)),
                           constraints=[{"type": "eq", "fun": lambda y: y.sum() - problem.budget / scale,
                                         "jac": lambda y: np.ones_like(y)}],
                           options={"ftol": 1e-12, "maxiter": 500})
         x = _project(result.x * scale, problem)
-        value = value_and_grad(x)[0]
+        return x, value_and_grad(x), result
+
+    if warm_start is not None:
+        x, (value, grad), result = solve(_project(np.asarray(warm_start, float), problem))
+        if result.nit > 1 and _kkt_violation(x, grad, problem) <= 1e-3 and np.abs(grad[free]).max() >= 1e-12:
+            return Solution(x, "optimal", str(result.message), int(result.nit))
+    starts = [_project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem),
+              _project((problem.lower + problem.upper) / 2, problem),
+              _project(problem.lower + (problem.upper - problem.lower) * 0.25, problem)]
+    best, best_value, best_result = None, -np.inf, None
+    for start in starts:
+        x, (value, _), result = solve(start)
         if value > best_value:
             best, best_value, best_result = x, value, result
     _, grad = value_and_grad(best)
@@ -251,9 +263,10 @@ def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, obje
 
 
 def allocate(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
-             alpha: float = 0.1, shares: np.ndarray | None = None) -> AllocationResult:
+             alpha: float = 0.1, shares: np.ndarray | None = None,
+             warm_start: np.ndarray | None = None) -> AllocationResult:
     shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
-    solution = optimize(model, problem, objective=objective, alpha=alpha, shares=shares)
+    solution = optimize(model, problem, objective=objective, alpha=alpha, shares=shares, warm_start=warm_start)
     return evaluate(model, problem, solution, objective=objective, shares=shares)
 
 
@@ -289,6 +302,7 @@ class ScenarioSolver:
         self.model = ResponseModel.from_draws(tables["parameter_draws"], spec)
         stored = tables["allocation"].set_index("channel")
         self.current = stored["current"].to_dict()
+        self.recommended = stored["recommended"].reindex(list(self.model.channels)).to_numpy()
         self.default_bounds = {c: (float(r.lower_bound), float(r.upper_bound))
                                for c, r in stored.iterrows() if not r.locked}
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
@@ -312,7 +326,8 @@ class ScenarioSolver:
             merged_bounds.pop(name, None)
         problem = build_problem(self.model.channels, self.current, budget, bounds=merged_bounds,
                                 locked=merged_locked)
-        return allocate(self.model, problem, objective=self.objective, shares=self.shares)
+        warm = self.recommended * problem.budget / max(self.recommended.sum(), 1e-12)  # the stored optimum, rescaled
+        return allocate(self.model, problem, objective=self.objective, shares=self.shares, warm_start=warm)
 
 
 def solve_scenario(tables: Mapping[str, pd.DataFrame], budget: float,

@@ -31,12 +31,15 @@ class ChannelTruth:
 
     name: str
     mean_spend: float  # typical weekly spend when active
-    on_share: float  # share of weeks the channel is active (flighting)
+    on_share: float  # flighted: share of weeks on air (in 4-week bursts); pulsed: share of campaign weeks
     alpha: float  # geometric adstock decay
     half_saturation: float  # Hill K, in weekly spend units (steady state)
     slope: float  # Hill S
     target_roas: float  # used to set beta; the realised ROAS is measured, not assumed
     last_click_bias: float  # last-click credit / true incremental revenue
+    pattern: str = "always_on"  # always_on | flighted (bursts on/off) | pulsed (low base, campaign weeks ×2.5)
+    variation: float = 0.35  # week-to-week lognormal spread of spend
+    seasonal_tracking: float = 0.0  # spend follows the yearly season (search demand does)
     beta: float = 0.0
 
     def hill(self, x: np.ndarray) -> np.ndarray:
@@ -49,13 +52,19 @@ class ChannelTruth:
 
 
 CHANNELS = (
-    ChannelTruth("tv", 30_000, 0.6, alpha=0.6, half_saturation=30_000, slope=1.8, target_roas=1.7, last_click_bias=0.15),
-    ChannelTruth("search", 18_000, 1.0, alpha=0.2, half_saturation=16_000, slope=1.2, target_roas=2.7, last_click_bias=2.5),
-    ChannelTruth("social", 14_000, 1.0, alpha=0.35, half_saturation=15_000, slope=1.4, target_roas=1.7, last_click_bias=1.2),
-    ChannelTruth("display", 7_000, 1.0, alpha=0.3, half_saturation=6_000, slope=1.0, target_roas=0.6, last_click_bias=0.6),
-    ChannelTruth("video", 10_000, 0.5, alpha=0.5, half_saturation=12_000, slope=2.0, target_roas=1.4, last_click_bias=0.3),
+    ChannelTruth("tv", 30_000, 0.6, alpha=0.6, half_saturation=30_000, slope=1.8, target_roas=1.7,
+                 last_click_bias=0.15, pattern="flighted"),
+    ChannelTruth("search", 18_000, 1.0, alpha=0.2, half_saturation=16_000, slope=1.2, target_roas=2.7,
+                 last_click_bias=2.5, seasonal_tracking=0.2),
+    ChannelTruth("social", 14_000, 1.0, alpha=0.35, half_saturation=15_000, slope=1.4, target_roas=1.7,
+                 last_click_bias=1.2, variation=0.45),
+    ChannelTruth("display", 7_000, 0.6, alpha=0.3, half_saturation=6_000, slope=1.0, target_roas=0.6,
+                 last_click_bias=0.6, pattern="flighted"),
+    ChannelTruth("video", 10_000, 0.5, alpha=0.5, half_saturation=10_000, slope=1.4, target_roas=1.4,
+                 last_click_bias=0.3, pattern="flighted"),
 )
-TESTED = (("tv", 60, 4), ("social", 38, 5), ("video", 18, 4))  # channel, weeks before the end, length
+# the experiments a team would run first: its three largest budgets (channel, weeks before the end, length)
+TESTED = (("tv", 60, 4), ("search", 38, 5), ("social", 18, 4))
 
 
 def adstock(spend: np.ndarray, alpha: float, l_max: int = L_MAX) -> np.ndarray:
@@ -140,11 +149,13 @@ def simulate(seed: int = 7, weeks: int = DEFAULT_WEEKS, end_week: dt.date | None
 
     spend = {}
     for c in CHANNELS:
-        on = rng.random(weeks) < c.on_share
-        if c.on_share < 1:  # flighted channels run in bursts of a few weeks
-            on = np.repeat(rng.random(weeks // 4 + 1) < c.on_share, 4)[:weeks]
-        level = c.mean_spend * rng.lognormal(0, 0.35, weeks) * (1 + 1.5 * season * (c.name == "search"))
-        spend[c.name] = np.where(on, level, 0.0).round(2)
+        seasonal = 1 + c.seasonal_tracking * season / np.abs(season).max()  # ± tracking at the seasonal peak
+        level = c.mean_spend * rng.lognormal(0, c.variation, weeks) * seasonal
+        if c.pattern == "flighted":  # on air in bursts of 4 weeks, off in between
+            level = np.where(np.repeat(rng.random(weeks // 4 + 1) < c.on_share, 4)[:weeks], level, 0.0)
+        elif c.pattern == "pulsed":  # a low base with 2-week campaign pulses
+            level = level * np.where(np.repeat(rng.random(weeks // 2 + 1) < c.on_share, 2)[:weeks], 2.5, 1.0)
+        spend[c.name] = level.round(2)
     spend = pd.DataFrame(spend, index=index)
 
     price = 1 + np.cumsum(rng.normal(0, 0.01, weeks))

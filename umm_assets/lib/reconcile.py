@@ -17,8 +17,13 @@ Methods (:class:`FusionMethod`):
     the posterior of ``k`` is exact (Gaussian) and the draw's marginal likelihood gives its weight:
     draws are resampled by weight, then ``k`` is drawn given the draw.
 ``calibrated_refit``
-    The MMM refit with pymc-marketing's lift-test likelihood (``add_lift_test_measurements``), which
-    also moves untested channels through the shared model; then the exact-unit Bayesian update.
+    The MMM refit with every test as a likelihood on the model's own prediction of that test, in
+    exact units (``lib.mmm.calibration.add_exact_lift_tests``: adstock and saturation included, the
+    channel switched off on the test's days only). The tests join the model's joint posterior, so
+    untested channels move with the tested ones through the shared model. A test the refit still
+    cannot reproduce (outside its 90 % predictive interval) reveals misspecification the joint model
+    cannot absorb (an unobserved confounder, say): only then is that channel's level corrected with
+    the ``bayesian`` multiplier update, from those tests.
 
 Attribution: its bias (attributed revenue / incremental revenue) is estimated per tested channel
 over the test dates. Untested channels use it only when the tested channels agree on one bias
@@ -72,6 +77,7 @@ class Evidence:
     upper: float
     geo: str | None  # None: a national test (or a national model)
     predicted: np.ndarray  # (D,) incremental revenue over the window, per MMM draw
+    carry_in: float  # the model's total contribution over the window / its go-dark lift there (>= 1)
 
 
 @dataclass
@@ -98,7 +104,7 @@ class ReconcileResult:
 # --- evidence ---------------------------------------------------------------------------------
 
 
-def test_evidence(model: ResponseModel, tests: pd.DataFrame, spend_history: pd.DataFrame,
+def evidence_from_tests(model: ResponseModel, tests: pd.DataFrame, spend_history: pd.DataFrame,
                   window: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[list[Evidence], list[str]]:
     """The tests usable against this model: known channel, window overlapping the spend history."""
     evidence, notes = [], []
@@ -115,8 +121,11 @@ def test_evidence(model: ResponseModel, tests: pd.DataFrame, spend_history: pd.D
         z = norm.ppf(0.5 + float(t.confidence) / 2)
         sd = max((float(t.lift_ci_upper) - float(t.lift_ci_lower)) / (2 * z), 1e-9 * max(abs(t.lift), 1.0))
         predicted = model.window_lift_draws(spend_history, t.channel, start, end, geo=geo)
+        weeks, weekly = model.weekly_contributions(spend_history, t.channel, geo=geo)
+        total = weekly @ _inside_share(weeks, start, end)
+        carry_in = float(np.median(total / np.maximum(predicted, 1e-12)))
         evidence.append(Evidence(str(t.test_id), t.channel, start, end, float(t.lift), sd,
-                                 float(t.lift_ci_lower), float(t.lift_ci_upper), geo, predicted))
+                                 float(t.lift_ci_lower), float(t.lift_ci_upper), geo, predicted, max(carry_in, 1.0)))
     return evidence, notes
 
 
@@ -194,8 +203,10 @@ def attribution_signal(attribution: pd.DataFrame, spend: pd.DataFrame, evidence:
         if channel not in weekly or not mine:
             continue
         credited = sum(float(_in_window(weekly[channel], e.start, e.end)) for e in mine)
-        lift = sum(e.lift for e in mine)
-        sd = np.sqrt(sum(e.sd**2 for e in mine)) / lift
+        # attribution credits the channel's whole contribution in the window, carry-in from earlier
+        # spend included; a go-dark test measures only the window's own spend: compare like with like
+        lift = sum(e.lift * e.carry_in for e in mine)
+        sd = np.sqrt(sum((e.sd * e.carry_in) ** 2 for e in mine)) / lift
         if credited > 0:
             log_bias[channel] = (float(np.log(credited / lift)), float(sd))
             source[channel] = "tests"
@@ -216,12 +227,16 @@ def attribution_signal(attribution: pd.DataFrame, spend: pd.DataFrame, evidence:
     return AttributionSignal(roas, log_bias, source, note)
 
 
-def _in_window(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    weeks = pd.to_datetime(series.index)
+def _inside_share(weeks, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Share of each week's 7 days inside [start, end]."""
+    weeks = pd.to_datetime(weeks)
     lo = np.maximum(weeks.to_numpy(), np.datetime64(start))
     hi = np.minimum((weeks + pd.Timedelta(days=7)).to_numpy(), np.datetime64(end + pd.Timedelta(days=1)))
-    share = np.clip((hi - lo) / np.timedelta64(1, "D"), 0, 7) / 7
-    return float((series.to_numpy() * share).sum())
+    return np.clip((hi - lo) / np.timedelta64(1, "D"), 0, 7) / 7
+
+
+def _in_window(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    return float((series.to_numpy() * _inside_share(series.index, start, end)).sum())
 
 
 # --- the stage --------------------------------------------------------------------------------
@@ -265,7 +280,7 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
     window = (weeks.min(), weeks.max())
     model = mmm.model()
     channels = model.channels
-    evidence, notes = test_evidence(model, tests, history, window)
+    evidence, notes = evidence_from_tests(model, tests, history, window)
     method = config.method
     if method == FusionMethod.CALIBRATED and (refit is None or not evidence):
         notes.append("calibrated refit needs tests in the window and a refit function: using bayesian fusion")
@@ -277,15 +292,8 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
     if attribution_info and attribution_info.note:
         notes.append(attribution_info.note)
 
-    base, base_evidence = mmm, evidence
-    if method == FusionMethod.CALIBRATED:
-        base = refit()
-        base_model = base.model()
-        base_evidence, _ = test_evidence(base_model, tests, history, window)
-
-    n = len(np.unique(base.parameter_draws["draw"]))
+    n = len(np.unique(mmm.parameter_draws["draw"]))
     if method == FusionMethod.WEIGHTED:
-        index = np.arange(n)
         k = np.ones((n, len(channels)))
         weights = {c: {} for c in channels}
         for j, c in enumerate(channels):
@@ -300,22 +308,28 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
             fused = sum(config.weights.get(s, 0.0) * v for s, v in sources.items()) / total
             k[:, j] = fused / np.maximum(mmm_roas[:, j], 1e-12)
             weights[c] = {s: config.weights.get(s, 0.0) / total for s in sources}
-        fused_posterior = scaled_posterior(base, channels, index, k)
+        fused_posterior = scaled_posterior(mmm, channels, np.arange(n), k)
     else:
-        index, k, test_weight = bayesian_update(base_evidence, channels, n, config.tau, rng)
-        attribution_weight = {}
-        if attribution_info:  # untested channels with a trusted (pooled) bias: a log-normal likelihood on k
-            base_roas = base.contribution_matrix(channels) / spend_total
-            for j, c in enumerate(channels):
-                if any(e.channel == c for e in base_evidence) or c not in attribution_info.log_bias:
-                    continue
-                if c not in attribution_info.roas:
-                    continue
-                m, s = attribution_info.log_bias[c]
-                target = np.log(attribution_info.roas[c]) - m - np.log(np.maximum(base_roas[index, j], 1e-12))
-                variance = 1 / (1 / config.tau**2 + 1 / s**2)
-                k[:, j] = np.exp(rng.normal(variance * target / s**2, np.sqrt(variance)))
-                attribution_weight[c] = float(config.tau**2 / (config.tau**2 + s**2))
+        if method == FusionMethod.BAYESIAN:
+            index, k, test_weight = bayesian_update(evidence, channels, n, config.tau, rng)
+            base = mmm
+        else:
+            # the refit has every test in its likelihood; a test it still cannot reproduce (outside its
+            # predictive interval) shows misspecification the joint model cannot absorb, e.g. an
+            # unobserved confounder: that channel's level is then corrected with the multiplier update
+            base = refit()
+            n = len(np.unique(base.parameter_draws["draw"]))
+            refit_evidence, _ = evidence_from_tests(base.model(), tests, history, window)
+            missed = [e for e in refit_evidence if not _covers(e, rng)]
+            index, k, _ = bayesian_update(missed, channels, n, config.tau, rng)
+            refit_roas = base.contribution_matrix(channels) / spend_total
+            test_weight = {c: float(np.clip(1 - refit_roas[:, j].var() / max(mmm_roas[:, j].var(), 1e-300), 0, 1))
+                           for j, c in enumerate(channels) if any(e.channel == c for e in evidence)}
+            if missed:
+                notes.append("the calibrated refit cannot reproduce test(s) " + ", ".join(e.test_id for e in missed)
+                             + ": their channels' levels were corrected with the multiplier update")
+        attribution_weight = _attribution_update(attribution_info, base, index, k, channels, spend_total,
+                                                 evidence, config.tau, rng)
         weights = {c: {"mmm": 1 - test_weight.get(c, 0.0) - attribution_weight.get(c, 0.0),
                        "tests": test_weight.get(c, 0.0), "attribution": attribution_weight.get(c, 0.0)}
                    for c in channels}
@@ -323,6 +337,33 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
 
     return ReconcileResult(_tables(fused_posterior, channels, spend_total, mmm_roas, evidence, attribution_info,
                                    weights, method, rng, history), notes)
+
+
+def _covers(e: Evidence, rng: np.random.Generator) -> bool:
+    """Whether the model's 90 % predictive interval for a test's window (its own noise included) holds the lift."""
+    predictive = e.predicted + rng.normal(0, e.sd, len(e.predicted))
+    return bool(np.quantile(predictive, Q_LO) <= e.lift <= np.quantile(predictive, Q_HI))
+
+
+def _attribution_update(info: AttributionSignal | None, base: Posterior, index: np.ndarray, k: np.ndarray, channels,
+                        spend_total: np.ndarray, evidence: list[Evidence], tau: float,
+                        rng: np.random.Generator) -> dict[str, float]:
+    """Untested channels whose attribution bias is trusted (pooled over agreeing tested channels):
+    calibrated attribution ROAS as a log-normal likelihood on the channel's multiplier ``k`` (in place).
+    Returns each such channel's attribution weight (its share of the multiplier's precision)."""
+    if info is None:
+        return {}
+    base_roas = base.contribution_matrix(channels) / spend_total
+    weight = {}
+    for j, c in enumerate(channels):
+        if any(e.channel == c for e in evidence) or c not in info.log_bias or c not in info.roas:
+            continue
+        m, s = info.log_bias[c]
+        target = np.log(info.roas[c]) - m - np.log(np.maximum(base_roas[index, j], 1e-12))
+        variance = 1 / (1 / tau**2 + 1 / s**2)
+        k[:, j] = np.exp(rng.normal(variance * target / s**2, np.sqrt(variance)))
+        weight[c] = float(tau**2 / (tau**2 + s**2))
+    return weight
 
 
 def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, attribution_info, weights,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from umm_assets.lib.weeks import parse_week_key
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FIRST_WEEK = "2023-01-02"
 
 
@@ -32,14 +31,14 @@ class Settings:
         if not window.isdigit() or int(window) < 1:
             raise ValueError(f"UMM_MODEL_WINDOW_WEEKS={window!r}: must be a positive whole number of weeks")
         return cls(
-            raw_uri=_absolute(env.get("UMM_RAW_URI") or "data/raw"),
-            data_dir=_absolute(env.get("UMM_DATA_DIR") or "data/warehouse"),
+            raw_uri=absolute_uri(env.get("UMM_RAW_URI") or "data/raw"),
+            data_dir=absolute_uri(env.get("UMM_DATA_DIR") or "data/warehouse"),
             first_week=first,
             model_window_weeks=int(window),
         )
 
 
-def _absolute(uri: str) -> str:
+def absolute_uri(uri: str) -> str:
     """Local paths become absolute (relative to the working directory), so child processes agree."""
     if "://" in uri:
         return uri.rstrip("/")

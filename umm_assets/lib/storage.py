@@ -116,6 +116,10 @@ class Warehouse:
     def _partition_dir(self, asset: str, partition: str) -> str:
         return self._path(_check_name("asset", asset), _check_name("partition", partition))
 
+    def pointer_path(self, asset: str, partition: str) -> str:
+        """Where a partition's commit pointer lives (a reader may watch it for changes)."""
+        return f"{self._partition_dir(asset, partition)}/{COMMIT_FILE}"
+
     # --- writing -------------------------------------------------------------------------
 
     def write(self, asset: str, partition: str, stored: Stored, *, run_id: str,
@@ -144,7 +148,7 @@ class Warehouse:
         )
         body = json.dumps(asdict(commit), indent=2, default=str).encode()
         self.fs.pipe_file(f"{folder}/{LINEAGE_FILE}", body)
-        self._replace(f"{base}/{COMMIT_FILE}", body)
+        self._replace(self.pointer_path(asset, partition), body)
         self._prune(base, keep=keep_versions)
         return commit
 
@@ -176,7 +180,7 @@ class Warehouse:
     def commit(self, asset: str, partition: str) -> Commit | None:
         """The current commit of a partition, or None if it was never materialized."""
         try:
-            body = self.fs.cat_file(f"{self._partition_dir(asset, partition)}/{COMMIT_FILE}")
+            body = self.fs.cat_file(self.pointer_path(asset, partition))
         except FileNotFoundError:
             return None
         return Commit(**json.loads(body))

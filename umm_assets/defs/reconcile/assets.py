@@ -14,7 +14,7 @@ from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
 from umm_assets.defs.windows import ending_at, span, window_ins
-from umm_assets.lib.mmm.fit import lift_tests_to_calibration
+from umm_assets.lib.mmm.calibration import ExactLiftTests
 from umm_assets.lib.mmm.frame import build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
@@ -67,15 +67,13 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                 frame = build_model_frame(spend, ending_at(validated_outcomes, week, window_weeks),
                                           ending_at(validated_controls, week, window_weeks), end_week=week,
                                           window_weeks=window_weeks, min_weeks=min(52, window_weeks))
-                calibration, notes = lift_tests_to_calibration(tests, frame)
-                for note in notes:
-                    context.log.warning(f"reconciled_lift[{week}]: {note}")
                 mmm_config = MMMRunConfig(chains=config.chains, draws=config.draws,
                                           tune=config.tune).mmm_config(window_weeks).replace(holdout_weeks=0)
-                context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(calibration)} lift test(s)")
+                context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(tests)} lift test(s) "
+                                 "as likelihoods in their own units")
                 fitter = fitter_for(mmm_config)
                 fitter.progress = RunLog(context, f"reconciled_lift[{week}] calibrated refit")
-                summaries = summarize(fitter.fit(frame, calibration=calibration, holdout=False))
+                summaries = summarize(fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False))
                 return Posterior(summaries.parameter_draws, summaries.spec,
                                  summaries.roas_draws[["draw", "channel", "contribution"]])
 

@@ -5,6 +5,7 @@ See :func:`lift_tests_to_calibration` for the mapping and its stated approximati
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -151,3 +152,92 @@ def _window_weights(weeks: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timest
     )
     days = (hi - lo) / np.timedelta64(1, "D")
     return np.clip(days, 0, 7) / 7.0
+
+
+# --- exact-unit calibration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExactLiftTests:
+    """Finished tests to observe in their own units inside the model (see :func:`add_exact_lift_tests`)."""
+
+    tests: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.tests)
+
+
+def add_exact_lift_tests(mmm: Any, tests: pd.DataFrame, frame: ModelFrame,
+                         name: str = "lift_tests_exact") -> list[str]:
+    """Add each test's measured lift as a likelihood on the model's own prediction of it.
+
+    The prediction is what the test measures, in its units: the channel's modelled revenue over the
+    test's days minus the same with that channel's spend switched off on those days (weeks partly
+    inside the window are prorated; a test whose ``spend`` covers only a share ``f`` of the unit's
+    spend switches off that share). It is computed in the model graph by cloning
+    ``channel_contribution`` with ``channel_data`` replaced by the counterfactual, so adstock
+    carry-in and carry-over and the saturation curve are exact, and every parameter is shared:
+    untested channels move with the tested ones through the rest of the model. The observation is
+    ``lift ~ Normal(prediction, sd)`` with ``sd = (ci_upper − ci_lower) / (2 z)``.
+
+    Unlike pymc-marketing's ``add_lift_test_measurements`` (steady-state curve, no adstock), this
+    does not read a short go-dark test of a long-carry-over channel as a small effect. Returns notes
+    on tests left out.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+    from pytensor.xtensor import as_xtensor
+    from scipy.stats import norm
+
+    model = mmm.model
+    contribution, data = model["channel_contribution"], model["channel_data"]
+    dims = tuple(data.dims)
+    shape = data.get_value().shape
+    revenue = (contribution * model["target_scale"]).transpose(*dims)
+    spend_geo = frame.spend_wide(by_geo=True) if frame.is_geo else frame.spend_wide()
+    predictions, observed, sds, notes = [], [], [], []
+    for i, t in tests.reset_index(drop=True).iterrows():
+        label, channel = t.get("test_id", i), str(t["channel"])
+        if channel not in frame.channels:
+            notes.append(f"test {label}: channel {channel!r} not in the model; skipped")
+            continue
+        start, end = pd.Timestamp(t["start_date"]), pd.Timestamp(t["end_date"])
+        weights = _window_weights(frame.weeks, start, end)
+        if weights.sum() == 0:
+            notes.append(f"test {label}: outside the model window; skipped")
+            continue
+        geo = t.get("geo", None)
+        geo = None if geo is None or pd.isna(geo) or geo == NATIONAL or not frame.is_geo else str(geo)
+        if geo is not None and geo not in frame.geos:
+            notes.append(f"test {label}: geo {geo!r} not in the model; skipped")
+            continue
+        unit = spend_geo.xs(geo, level=GEO)[channel] if geo else (
+            spend_geo.groupby(level=0).sum()[channel] if frame.is_geo else spend_geo[channel])
+        unit_spend = float((unit.to_numpy() * weights).sum())
+        share = 1.0
+        if pd.notna(t.get("spend", np.nan)) and unit_spend > 0:
+            share = min(float(t["spend"]) / unit_spend, 1.0)
+        mask = np.ones(shape)
+        c = frame.channels.index(channel)
+        cut = 1 - share * weights
+        if frame.is_geo:
+            g = slice(None) if geo is None else frame.geos.index(geo)
+            mask[:, g, c] = cut[:, None] if geo is None else cut
+        else:
+            mask[:, c] = cut
+        counterfactual = graph_replace(revenue, {data: data * as_xtensor(pt.constant(mask), dims=dims)},
+                                       strict=False)
+        difference = (revenue - counterfactual).values  # (date, [geo,] channel)
+        per_week = difference[..., c].sum(axis=1) if frame.is_geo else difference[:, c]
+        if geo is not None:
+            per_week = difference[:, frame.geos.index(geo), c]
+        predictions.append((per_week * pt.constant(weights)).sum())
+        confidence = float(t["confidence"]) if pd.notna(t.get("confidence", np.nan)) else 0.9
+        sds.append(max((float(t["lift_ci_upper"]) - float(t["lift_ci_lower"])) / (2 * norm.ppf(0.5 + confidence / 2)),
+                       1e-9 * max(abs(float(t["lift"])), 1.0)))
+        observed.append(float(t["lift"]))
+    if predictions:
+        with model:
+            pm.Normal(name, mu=pt.stack(predictions), sigma=np.array(sds), observed=np.array(observed))
+    return notes

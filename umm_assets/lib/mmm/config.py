@@ -14,8 +14,10 @@ defaults were measured on the project's 2-core machine, not guessed:
   (R-hat ≤ 1.01, bulk/tail ESS ≥ 400, no divergence in 4 of 8 runs; ≤ 1 in 3 for every
   cheaper or longer alternative; ``target_accept`` ≤ 0.9 always diverged) and every run on
   ``mmm_example``.
-- Holdout: refit without the last 8 weeks with 4 × (250 + 500) draws; its holdout MAPE is
-  within 0.0002 of a full-length refit's, at 0.2–0.6× the cost of the main fit.
+- Holdout: leave-future-out on the last 8 weeks by Pareto-smoothed importance sampling of the
+  full posterior (no refit: 0.03 s; demo world: MAPE 2.15 % vs 2.40 % for a refit, Pareto k 0.15).
+  When k > 0.7 it falls back to a refit without those weeks with 4 × (250 + 500) draws (its MAPE
+  is within 0.0002 of a full-length refit's, at 0.2–0.6× the cost of the main fit).
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ class MMMConfig:
         Weeks at the end of the window held out for the out-of-sample check
         (0 disables the holdout fit).
     holdout_draws, holdout_tune : int
-        Per-chain draws of the cheaper holdout refit (only its predictive mean and
+        Per-chain draws of the cheaper holdout refit, used when the importance-sampling
+        estimate is unreliable (only its predictive mean and
         interval are used, not its convergence).
     n_keep_draws : int
         Posterior draws kept in ``roas_draws`` / ``parameter_draws`` (thinned evenly).

@@ -32,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .calibration import lift_tests_to_calibration
@@ -87,7 +88,10 @@ class Phase(StrEnum):
 
 @dataclass
 class HoldoutResult:
-    """Out-of-sample check: refit without the last weeks, predict them.
+    """Out-of-sample check: the last weeks predicted by the model fitted without them.
+
+    ``method`` is ``"psis"`` (leave-future-out by Pareto-smoothed importance sampling of the full
+    posterior, no refit; ``pareto_k`` its reliability) or ``"refit"``.
 
     ``predicted`` has one row per (week, geo) of the held-out weeks with ``actual``,
     ``predicted_mean``, ``predicted_lower`` (5 %) and ``predicted_upper`` (95 %).
@@ -101,6 +105,8 @@ class HoldoutResult:
     coverage_90: float
     predicted: pd.DataFrame
     seconds: float
+    method: str = "refit"
+    pareto_k: float = float("nan")
 
 
 @dataclass
@@ -210,8 +216,12 @@ class MMMFitter:
         result.timings["posterior_predictive"] = time.perf_counter() - t0
         do_holdout = cfg.holdout_weeks > 0 if holdout is None else holdout
         if do_holdout and cfg.holdout_weeks > 0:
-            result.holdout = self.holdout(frame, calibration=calibration)
-            result.timings["holdout"] = result.holdout.seconds
+            t0 = time.perf_counter()
+            self._emit(Phase.HOLDOUT, t0=t0, weeks=cfg.holdout_weeks, method="psis")
+            result.holdout = psis_holdout(result, cfg.holdout_weeks)
+            if result.holdout is None:  # importance sampling unreliable here (Pareto k > 0.7): refit
+                result.holdout = self.holdout(frame, calibration=calibration)
+            result.timings["holdout"] = time.perf_counter() - t0
         result.timings["total"] = time.perf_counter() - t_all
         return result
 
@@ -371,6 +381,63 @@ class MMMFitter:
         if reuse:
             self._compiled[key] = compiled
         return compiled, False
+
+
+PSIS_K_MAX = 0.7
+
+
+def psis_holdout(result: FitResult, weeks: int) -> HoldoutResult | None:
+    """The last ``weeks`` weeks predicted as if the model had been fitted without them, with no refit.
+
+    Leave-future-out by Pareto-smoothed importance sampling (Bürkner, Gabry & Vehtari 2020): the
+    full posterior's draws are reweighted by 1 / p(held-out weeks | draw), which approximates the
+    posterior given the earlier weeks only; their posterior-predictive draws of the held-out weeks,
+    so weighted, are the forecast. Returns None when the Pareto k diagnostic exceeds 0.7 (the
+    approximation is unreliable): then refit. Assumes the Normal likelihood of the default model.
+    """
+    from arviz_stats.base import array_stats
+
+    t0 = time.perf_counter()
+    frame, idata = result.frame, result.idata
+    posterior = idata["posterior"].to_dataset()
+    if "mu" not in posterior or "y_sigma" not in posterior or "posterior_predictive" not in idata:
+        return None
+    dims = ["date", *frame.dims]
+    scale = idata["constant_data"]["target_scale"]
+    observed = (idata["constant_data"]["target_data"] / scale).transpose(*dims)
+    last = frame.weeks[frame.n_weeks - weeks:]
+    mu = posterior["mu"].stack(sample=("chain", "draw")).sel(date=last)
+    sigma = posterior["y_sigma"].stack(sample=("chain", "draw"))
+    z = (observed.sel(date=last) - mu) / sigma  # xarray broadcasts geo/date by name
+    loglik = (-0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)).sum([d for d in z.dims if d != "sample"])
+    log_weights, k = array_stats.psislw(-loglik.transpose("sample").values)
+    if not np.isfinite(k) or k > PSIS_K_MAX:
+        return None
+    w = np.exp(log_weights - log_weights.max())
+    w /= w.sum()
+    pp = idata["posterior_predictive"].to_dataset()["y"] * scale
+    pp = pp.stack(sample=("chain", "draw")).transpose("sample", *dims).sel(date=last)
+    values = pp.values.reshape(len(w), -1)  # (sample, week × geo)
+    order = np.argsort(values, axis=0)
+    cumulative = np.cumsum(w[order], axis=0)
+
+    def quantile(q: float) -> np.ndarray:
+        at = (cumulative >= q).argmax(axis=0)
+        return np.take_along_axis(values, order, axis=0)[at, np.arange(values.shape[1])]
+
+    mean = w @ values
+    actual = (observed.sel(date=last) * scale).values.reshape(-1)
+    index = pp.isel(sample=0).to_dataframe(name="v").reset_index()[dims].rename(columns={"date": "week"})
+    if not frame.is_geo:
+        index[GEO] = NATIONAL
+    predicted = index.assign(actual=actual, predicted_mean=mean, predicted_lower=quantile(0.05),
+                             predicted_upper=quantile(0.95))[["week", GEO, "actual", "predicted_mean",
+                                                              "predicted_lower", "predicted_upper"]]
+    error = np.abs(mean - actual)
+    inside = (actual >= predicted["predicted_lower"].to_numpy()) & (actual <= predicted["predicted_upper"].to_numpy())
+    return HoldoutResult(weeks=weeks, mape=float(np.mean(error / np.abs(actual))),
+                         wape=float(error.sum() / np.abs(actual).sum()), coverage_90=float(inside.mean()),
+                         predicted=predicted, seconds=time.perf_counter() - t0, method="psis", pareto_k=float(k))
 
 
 class _NutpieHook:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from .calibration import ExactLiftTests, add_exact_lift_tests
 from .config import GeoPooling, MMMConfig, Saturation, resolve_prior
 from .frame import DATE, GEO, ModelFrame
 
@@ -65,7 +66,7 @@ def build_mmm(
     frame: ModelFrame,
     config: MMMConfig,
     *,
-    calibration: pd.DataFrame | None = None,
+    calibration: pd.DataFrame | ExactLiftTests | None = None,
 ):
     """Create and build a pymc-marketing ``MMM`` for ``frame`` (not fitted).
 
@@ -75,7 +76,8 @@ def build_mmm(
         The window's wide inputs.
     config : MMMConfig
         Model settings (adstock, saturation, seasonality, trend, priors, geo pooling).
-    calibration : pd.DataFrame, optional
+    calibration : pd.DataFrame or ExactLiftTests, optional
+        Exact-unit tests (:func:`~.calibration.add_exact_lift_tests`), or
         Lift tests in pymc-marketing's format (``channel``, [``geo``], ``x``,
         ``delta_x``, ``delta_y``, ``sigma``; see :func:`lift_tests_to_calibration`).
 
@@ -136,6 +138,8 @@ def build_mmm(
         trend = LinearTrend(n_changepoints=1, dims=dims, priors={"delta": delta})
         mmm.add_mu_effect(LinearTrendEffect(trend=trend, prefix="trend"))
     mmm.build_model(frame.X, frame.y)
-    if calibration is not None and len(calibration):
+    if isinstance(calibration, ExactLiftTests):
+        add_exact_lift_tests(mmm, calibration.tests, frame)
+    elif calibration is not None and len(calibration):
         mmm.add_lift_test_measurements(calibration)
     return mmm

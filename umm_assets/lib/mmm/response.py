@@ -236,6 +236,42 @@ class ResponseModel:
         d = (ts * beta * dsat * wsum / cs * shares).sum(axis=-2)
         return rev, d
 
+    def steady_state(self, geo_shares: np.ndarray | None = None):
+        """A fast ``spend (C,) -> (revenue (D, C), marginal (D, C))`` for optimizers.
+
+        Same numbers as :meth:`response` with ``derivative=True`` for one spend vector, with every
+        spend-independent array (scales, kernel sums, ``kappa ** slope``) computed once.
+        """
+        G, C = len(self.geos), len(self.channels)
+        shares = np.full((G, C), 1.0 / G) if geo_shares is None else np.asarray(geo_shares, float)
+        per_unit = self.weights.sum(axis=-1) / self.channel_scale * shares  # (D, G, C): scaled input per money
+        amplitude = self.target_scale[None, :, None] * self.params["saturation_beta"]  # (D, G, C)
+        kind = self.spec["saturation"]
+        if kind == "logistic":
+            lam = self.params["saturation_lam"]
+
+            def evaluate(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                e = np.exp(-lam * (per_unit * spend))
+                revenue = amplitude * (1 - e) / (1 + e)
+                marginal = amplitude * 2 * lam * e / (1 + e) ** 2 * per_unit
+                return revenue.sum(axis=1), marginal.sum(axis=1)
+
+            return evaluate
+        if kind == "hill":
+            slope = self.params["saturation_slope"]
+            kappa_s = np.power(self.params["saturation_kappa"], slope)
+
+            def evaluate(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                x = np.maximum(per_unit * spend, 1e-300)
+                xs = np.exp(slope * np.log(x))
+                denominator = xs + kappa_s
+                revenue = amplitude * xs / denominator
+                marginal = amplitude * slope * kappa_s * xs / (x * denominator**2) * per_unit
+                return revenue.sum(axis=1), marginal.sum(axis=1)
+
+            return evaluate
+        return lambda spend: self.response(spend, geo_shares=shares, derivative=True)
+
     # -- time series ----------------------------------------------------------------
     def weekly_contributions(
         self, spend_history: pd.DataFrame, channel: str, *, geo: str | None = None

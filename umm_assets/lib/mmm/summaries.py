@@ -479,6 +479,8 @@ def diagnostics_table(result: FitResult, fit: pd.DataFrame) -> pd.DataFrame:
         "holdout_wape": h.wape if h else float("nan"),
         "holdout_coverage_90": h.coverage_90 if h else float("nan"),
         "holdout_weeks": h.weeks if h else 0,
+        "holdout_method": h.method if h else "none",
+        "holdout_pareto_k": h.pareto_k if h else float("nan"),
         "n_weeks": frame.n_weeks,
         "window_start": frame.window_start,
         "window_end": frame.window_end,

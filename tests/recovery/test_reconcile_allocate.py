@@ -1,0 +1,103 @@
+"""Reconciliation and allocation against known truth, with the platform's defaults (full-length fits).
+
+- mmm_roas_data.csv: an unobserved confounder makes a plain MMM over-credit x1; lift tests fix it.
+- `umm demo` worlds (Hill-shaped truth, 3 tests on the 3 largest budgets, biased last-click).
+The numbers are printed (``pytest -s``) for the record.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from worlds import World, demo_world, fit_converged, mape, roas_data_world
+
+from umm_assets.lib import allocate, demo
+from umm_assets.lib.mmm.calibration import ExactLiftTests
+from umm_assets.lib.mmm.config import MMMConfig
+from umm_assets.lib.mmm.frame import build_model_frame
+from umm_assets.lib.reconcile import Posterior, ReconcileConfig, reconcile
+
+pytestmark = pytest.mark.slow
+DEMO_SEEDS = (3, 7)
+# Measured, not yet met (issue 5 stays open): on seed 7 the logistic curves put search's marginal ROAS
+# too high and TV's S-shaped (Hill slope 1.8) rise too low, so the plan moves budget the wrong way on
+# search. The recommendation must still beat the current split.
+ALLOCATION_SHORTFALL = {"demo seed 7": "18 % of the true uplift captured with logistic curves (target 70 %)"}
+
+
+def _posterior(summaries) -> Posterior:
+    return Posterior(summaries.parameter_draws, summaries.spec,
+                     summaries.roas_draws[["draw", "channel", "contribution"]])
+
+
+def _fit_and_reconcile(world: World):
+    frame = build_model_frame(world.spend, world.outcomes, None if world.controls.empty else world.controls)
+    config = MMMConfig(holdout_weeks=0, window_weeks=max(156, frame.n_weeks))
+    _, plain = fit_converged(frame, config)
+    result = reconcile(_posterior(plain), world.tests, world.spend, world.attribution, ReconcileConfig(),
+                       refit=lambda: _posterior(fit_converged(frame, config, calibration=ExactLiftTests(world.tests),
+                                                              holdout=False)[1]))
+    return plain, result
+
+
+@pytest.fixture(scope="module", params=["mmm_roas_data", *(f"demo-{s}" for s in DEMO_SEEDS)])
+def fitted(request):
+    world = roas_data_world() if request.param == "mmm_roas_data" else demo_world(int(request.param.split("-")[1]))
+    plain, result = _fit_and_reconcile(world)
+    return world, plain, result
+
+
+def _medians(draws: pd.DataFrame) -> dict[str, float]:
+    return draws.groupby("channel")["roas"].median().to_dict()
+
+
+def test_reconciled_roas_is_closer_to_the_truth_than_the_plain_mmm(fitted):
+    world, plain, result = fitted
+    before, after = _medians(plain.roas_draws), _medians(result.tables["roas_draws"])
+    print(f"\n[{world.name}] method {result.tables['summary']['method'].iloc[0]}; notes: {result.notes}")
+    for channel, true in world.true_roas.items():
+        print(f"  {channel:8s} true {true:8.3f}   plain MMM {before[channel]:8.3f}   reconciled {after[channel]:8.3f}")
+    plain_error, reconciled_error = mape(before, world.true_roas), mape(after, world.true_roas)
+    print(f"  ROAS MAPE: plain MMM {plain_error:.1%} -> reconciled {reconciled_error:.1%}")
+    coverage = result.tables["summary"].iloc[0]
+    print(f"  tests inside the 90 % predictive interval: MMM {coverage['coverage_mmm']:.0%}, "
+          f"reconciled {coverage['coverage_reconciled']:.0%}")
+    assert reconciled_error < plain_error
+    assert coverage["coverage_reconciled"] >= coverage["coverage_mmm"]
+    if world.name == "mmm_roas_data":  # the confounded channel, pulled back by its experiments
+        assert reconciled_error <= 0.10
+        assert after["x1"] == pytest.approx(world.true_roas["x1"], rel=0.15)
+
+
+def test_allocation_captures_most_of_the_true_uplift(fitted):
+    world, _, result = fitted
+    if world.truth is None:
+        pytest.skip("no true response curves for this world")
+    tables = result.tables
+    model = Posterior(tables["parameter_draws"], json.loads(tables["spec"]["spec_json"].iloc[0]),
+                      pd.DataFrame()).model()
+    truth_model = demo.true_response_model(world.truth)
+    current = allocate.current_spend(world.spend)
+    problem = allocate.build_problem(model.channels, current)
+    recommended = allocate.allocate(model, problem).allocation.set_index("channel")["recommended"]
+    optimum = allocate.allocate(truth_model, problem).allocation.set_index("channel")["recommended"]
+
+    def true_revenue(spend: pd.Series) -> float:
+        return float(truth_model.response(spend.reindex(list(truth_model.channels)).to_numpy()).sum())
+
+    base = true_revenue(pd.Series(current))
+    captured = (true_revenue(recommended) - base) / (true_revenue(optimum) - base)
+    print(f"\n[{world.name}] weekly budget {problem.budget:,.0f}: true uplift of the recommendation "
+          f"{true_revenue(recommended) - base:,.0f} of the true optimum's {true_revenue(optimum) - base:,.0f} "
+          f"({captured:.0%} captured)")
+    for channel in model.channels:
+        print(f"  {channel:8s} current {current[channel]:9,.0f}  recommended {recommended[channel]:9,.0f}  "
+              f"true optimum {optimum[channel]:9,.0f}")
+    assert np.isclose(recommended.sum(), problem.budget)
+    assert captured > 0, "the recommendation earns less than the current split under the true curves"
+    if captured < 0.70 and world.name in ALLOCATION_SHORTFALL:
+        pytest.xfail(ALLOCATION_SHORTFALL[world.name])
+    assert captured >= 0.70

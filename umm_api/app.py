@@ -1,0 +1,166 @@
+"""The REST API: ``create_app(settings)`` builds it; ``umm serve`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import gc
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from umm_api import errors
+from umm_api.audit import AuditLog, AuditMiddleware
+from umm_api.deps import SECURITY_SCHEMES, key_in_url
+from umm_api.keys import KeyStore
+from umm_api.reader import CachedReader, thread_connection
+from umm_api.routes import ROUTERS
+from umm_api.schemas import ErrorResponse
+from umm_api.serving import CacheLane
+from umm_api.settings import ApiSettings
+from umm_assets import __version__
+from umm_assets.lib.storage import Warehouse
+
+DESCRIPTION = """
+Serves what the Unified-M pipeline materialized: ROAS, contributions, response curves, the
+reconciliation of MMM, experiments and attribution, the recommended budget split and custom
+scenarios, model diagnostics and data quality. Nothing is fitted at request time.
+
+* Every GET takes `as_of=YYYY-MM-DD` (a Monday; default: the newest materialized week) and every
+  response carries the `lineage` of the materialization it was read from.
+* Money is in the units of the input; spend, budgets and revenue are **per week**. Intervals
+  `{mean, lower, upper}` are 90 % credible intervals.
+* Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>` (never in the URL).
+  Roles: **viewer** reads, **analyst** also runs scenarios, **admin** also manages keys and reads
+  the audit log. Keys come from `umm keys create --role ROLE --name NAME`.
+"""
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    # everything loaded at start-up (pandas, duckdb, ...) leaves the collector's working set, so
+    # full collections under load stay short
+    gc.collect()
+    gc.freeze()
+    yield
+    app.state.audit.close()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """The API over ``settings.data_dir`` (default: settings read from the environment now)."""
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="Unified-M API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "health", "description": "liveness (public)"},
+            {"name": "partitions", "description": "what is materialized"},
+            {"name": "mmm", "description": "the marketing-mix model"},
+            {"name": "reconciliation", "description": "MMM fused with experiments and attribution"},
+            {"name": "allocation", "description": "budget recommendations and scenarios"},
+            {"name": "data quality", "description": "input contract verdicts"},
+            {"name": "admin", "description": "keys and audit log (admin role)"},
+        ],
+    )
+    app.state.settings = settings
+    remote = "://" in settings.data_dir  # (a reused connection would re-register the S3 filesystem per read)
+    warehouse = Warehouse(settings.data_dir, connect=None if remote else thread_connection)
+    app.state.reader = CachedReader(warehouse, cache_entries=settings.cache_entries,
+                                    table_cache_entries=settings.table_cache_entries,
+                                    remote_ttl_seconds=settings.remote_ttl_seconds)
+    app.state.keys = KeyStore(settings.keys_file)
+    app.state.audit = AuditLog(settings.audit_file, max_bytes=settings.audit_max_bytes, keep=settings.audit_keep)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)
+    # innermost first: unknown parameters refused, cache lane, CORS (so lane answers get CORS
+    # headers), then the audit log
+    app.add_middleware(StrictQuery, allowed=_query_parameters(ROUTERS))
+    app.add_middleware(CacheLane, reader=app.state.reader, keys=app.state.keys,
+                       entries=max(4 * settings.cache_entries, 64))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    # outermost: every request is audited, CORS preflights and errors included
+    app.add_middleware(AuditMiddleware, log=app.state.audit)
+    return app
+
+
+def _query_parameters(routers) -> dict[str, frozenset[str]]:
+    """The query parameters each route (without path parameters) declares, its dependencies' included."""
+
+    def names(dependant) -> set[str]:
+        found = {q.alias for q in dependant.query_params}
+        for sub in dependant.dependencies:
+            found |= names(sub)
+        return found
+
+    allowed: dict[str, frozenset[str]] = {}
+    for route in (r for router in routers for r in router.routes):
+        if isinstance(route, APIRoute) and "{" not in route.path:
+            allowed[route.path] = allowed.get(route.path, frozenset()) | names(route.dependant)
+    return allowed
+
+
+class StrictQuery:
+    """Refuses query parameters an endpoint does not take (422), instead of silently ignoring them:
+    a misspelt ``as_of`` would otherwise return the newest week, and probes get no data back."""
+
+    def __init__(self, app, allowed: dict[str, frozenset[str]]):
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["query_string"]:
+            allowed = self.allowed.get(scope["path"])
+            query = scope["query_string"].decode("latin-1")
+            if allowed is not None and not key_in_url(query):  # a key in the URL gets its 401 from the route
+                given = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+                unknown = sorted(given - allowed)
+                if unknown:
+                    takes = ", ".join(sorted(allowed)) or "none"
+                    names = ", ".join(map(repr, unknown))[:200]
+                    response = JSONResponse({"detail": f"unknown query parameter(s) {names} (this endpoint takes: "
+                                                       f"{takes})", "code": "invalid_parameter"}, status_code=422)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema plus the two key schemes on every /api route (auth is read without FastAPI's
+    security classes, which cost a dependency each per request)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                             tags=app.openapi_tags)
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        schema["components"].setdefault("schemas", {})["ErrorResponse"] = ErrorResponse.model_json_schema()
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if path.startswith("/api/"):
+                    operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+                    responses.setdefault("401", {"description": "missing, invalid or revoked key", **error})
+                    responses.setdefault("403", {"description": "the key's role is too low", **error})
+                if any(p.get("name") == "as_of" for p in operation.get("parameters", [])):
+                    responses.setdefault("404", {"description": "the asset is not materialized for that week", **error})
+                if "422" in responses or operation.get("parameters") or "requestBody" in operation:
+                    responses["422"] = {"description": "a bad parameter (the message names it)", **error}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,122 @@
+"""POST /api/v1/scenarios: a custom weekly budget solved from the stored response model of a week."""
+
+from collections.abc import Iterator, Mapping
+from functools import partial
+
+import pandas as pd
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from umm_api.deps import AsOf, Reader, RequireAnalyst
+from umm_api.errors import InfeasibleBudget, Unavailable, UnknownChannel
+from umm_api.reader import Snapshot, encode
+from umm_api.routes.allocation import payload
+from umm_api.schemas import ErrorResponse, ScenarioRequest, ScenarioResponse
+from umm_api.serving import JSON, check_channels
+from umm_assets.lib.outputs import ALLOCATION
+
+router = APIRouter(prefix="/api/v1", tags=["allocation"])
+TOLERANCE = 1e-9
+
+
+class Tables(Mapping[str, pd.DataFrame]):
+    """The partition's tables, read (through the reader's cache) only when the solver asks."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if not self.snapshot.has(name):
+            raise KeyError(name)
+        return self.snapshot.table(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.snapshot.commit.tables)
+
+    def __len__(self) -> int:
+        return len(self.snapshot.commit.tables)
+
+
+def _allocate():
+    try:
+        from umm_assets.lib import allocate
+    except ImportError as err:  # the allocation stage is not installed
+        raise Unavailable(f"scenarios need the allocation stage's solver (umm_assets.lib.allocate): {err}") from err
+    return allocate
+
+
+def _precheck(request: ScenarioRequest, current: Mapping[str, float]) -> None:
+    """Reject what no solver could satisfy, naming the problem (the solver checks the rest, e.g. against
+    the stored default bounds). A lock given in the request replaces that channel's bounds."""
+    known = sorted(current)
+    bounds = request.bounds or {}
+    locked = request.locked or {}
+    check_channels(bounds, known)
+    check_channels(locked, known)
+    fixed = dict(locked) if isinstance(locked, dict) else {c: current[c] for c in locked}
+    floor = sum(fixed.values()) + sum(b.lower or 0.0 for c, b in bounds.items() if c not in fixed)
+    if floor > request.budget * (1 + TOLERANCE) + TOLERANCE:
+        raise InfeasibleBudget(f"budget {request.budget:,.2f} is below the sum of locked spend and lower bounds "
+                               f"({floor:,.2f})")
+    free = [bounds.get(c) for c in known if c not in fixed]
+    if all(b is not None and b.upper is not None for b in free):
+        ceiling = sum(fixed.values()) + sum(b.upper for b in free)
+        if ceiling < request.budget * (1 - TOLERANCE) - TOLERANCE:
+            raise InfeasibleBudget(f"budget {request.budget:,.2f} is above the sum of locked spend and upper bounds "
+                                   f"({ceiling:,.2f})")
+
+
+def _solver(reader, snapshot: Snapshot):
+    """The partition's scenario solver, built once per stored version (its response model is reused)."""
+    allocate = _allocate()
+    commit = snapshot.commit
+    key = ("scenario-solver", commit.asset, commit.partition, commit.version)
+    solver = reader.tables.get(key)
+    if solver is None:
+        tables = Tables(snapshot)
+        if hasattr(allocate, "ScenarioSolver"):
+            solver = allocate.ScenarioSolver(tables).solve
+        else:
+            solver = partial(allocate.solve_scenario, tables)
+        reader.tables.put(key, solver)
+    return allocate, solver
+
+
+def solve(reader, snapshot: Snapshot, request: ScenarioRequest) -> ScenarioResponse:
+    stored = snapshot.table("allocation")
+    current = dict(zip(stored["channel"].astype(str), stored["current"].astype(float), strict=True))
+    _precheck(request, current)
+    allocate, solver = _solver(reader, snapshot)
+    try:
+        result = solver(request.budget, request.bounds_tuples(), request.locked)
+    except allocate.UnknownChannel as err:
+        raise UnknownChannel(str(getattr(err, "channel", err)), sorted(current)) from err
+    except allocate.InfeasibleBudget as err:
+        raise InfeasibleBudget(str(err)) from err
+    body = payload(result.allocation, result.summary, None, snapshot.commit.partition, snapshot.lineage())
+    return ScenarioResponse(**body, scenario=request)
+
+
+def _solve_cached(reader, as_of: str | None, request: ScenarioRequest):
+    canonical = request.model_dump_json()
+
+    def run(snapshot: Snapshot):
+        key = ("scenario", ALLOCATION, snapshot.commit.partition, snapshot.commit.version, canonical)
+        hit = reader.responses.get(key)
+        if hit is None:
+            hit = encode(solve(reader, snapshot, request))
+            reader.responses.put(key, hit)
+        return hit
+
+    return reader.compute(ALLOCATION, as_of, run)
+
+
+@router.post("/scenarios", response_model=ScenarioResponse, summary="Solve a custom budget scenario",
+             responses={422: {"model": ErrorResponse,
+                              "description": "bad budget, unknown channel or infeasible bounds"}})
+async def post_scenario(body: ScenarioRequest, _: RequireAnalyst, reader: Reader,
+                        as_of: AsOf) -> Response:
+    """Allocate a weekly `budget` (with optional per-channel `bounds` and `locked` channels) using the stored
+    response model of the `allocation` partition of the week. Returns the allocation shape."""
+    cached = await run_in_threadpool(_solve_cached, reader, as_of, body)
+    return Response(cached.body, media_type=JSON, headers={"Cache-Control": "no-store"})
