@@ -142,7 +142,7 @@ def main() -> None:
         print(f"{name:32s} {r['wall']:7.1f} {r['wall'] / base['wall']:6.2f} {ess_per_s:6.1f} "
               f"{ess_per_s / base_ess_per_s:6.2f} {r['rhat_max']:6.3f} {r['ess_bulk_min']:5.0f} "
               f"{int(r['divergences']):4d} {'pass' if converged(r) else 'FAIL':>7s} {error:>8s}")
-    (work / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults: {work / 'results.json'}")
 
 

@@ -119,6 +119,6 @@ def fit_converged(frame, config: MMMConfig, **fit_kwargs):
     result = MMMFitter(config).fit(frame, **fit_kwargs)
     summaries = summarize(result)
     if convergence_problems(summaries.diagnostics.iloc[0], policy):
-        result = MMMFitter(policy.escalated(config)).fit(frame, **fit_kwargs)
+        result = MMMFitter(policy.escalated(config, summaries.diagnostics.iloc[0])).fit(frame, **fit_kwargs)
         summaries = summarize(result)
     return result, summaries

@@ -56,11 +56,11 @@ atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 
 def fitter_for(config) -> MMMFitter:
-    """One fitter per model configuration in this process: its compiled models are reused."""
-    key = config.fingerprint()
-    if key not in _FITTERS:
-        _FITTERS[key] = MMMFitter(config)
-    return _FITTERS[key]
+    """One fitter per model structure in this process, so its compiled models are reused; it samples
+    with the settings asked for now (an escalated retry differs only in those)."""
+    fitter = _FITTERS.setdefault(config.fingerprint(), MMMFitter(config))
+    fitter.config = config
+    return fitter
 
 
 def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str, attempt: str):
@@ -102,9 +102,10 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
             result, summaries = _fit(context, fitter_for(mmm_config), frame, week, "")
             problems = checks.convergence_problems(summaries.diagnostics.iloc[0], config)
             if problems and config.escalate:
+                longer = config.escalated(mmm_config, summaries.diagnostics.iloc[0])
                 context.log.warning(f"mmm_posterior[{week}]: not converged ({', '.join(problems)}); sampling again "
-                                    "with tune ×2, draws ×1.5, target_accept 0.99")
-                result, summaries = _fit(context, fitter_for(config.escalated(mmm_config)), frame, week, "again")
+                                    f"with tune {longer.tune}, draws {longer.draws}, target_accept {longer.target_accept}")
+                result, summaries = _fit(context, fitter_for(longer), frame, week, "again")
             tables = validate_outputs(MMM_POSTERIOR, summaries.tables())
             model_file = _SCRATCH / f"{week}-{context.run_id}.nc"
             save_fit(result, model_file)

@@ -22,15 +22,21 @@ class MMMRunConfig(dg.Config):
     rhat_max: float = 1.01
     ess_min: float = 400.0
     divergences_max: int = 0
-    # a fit that fails them is sampled once more, longer and more carefully (tune ×2, draws ×1.5,
-    # target_accept 0.99); if it still fails, nothing is written unless keep_unconverged is set
+    # a fit that fails them is sampled once more, longer (see escalated); if it still fails,
+    # nothing is written unless keep_unconverged is set
     escalate: bool = True
     keep_unconverged: bool = False
     # holdout check (warning)
     holdout_mape_max: float = 0.15
 
-    def escalated(self, config: MMMConfig) -> MMMConfig:
-        return config.replace(tune=config.tune * 2, draws=int(config.draws * 1.5), target_accept=0.99)
+    def escalated(self, config: MMMConfig, diagnostics) -> MMMConfig:
+        """The second attempt: twice the tuning and draws from fresh seeds. A smaller step size
+        (target_accept 0.99) only when the fit diverged: otherwise it lowers ESS per draw, which is
+        what a short R-hat/ESS miss needs more of."""
+        changes = {"tune": config.tune * 2, "draws": config.draws * 2, "seed": config.seed + 1}
+        if diagnostics["divergences"] > self.divergences_max:
+            changes["target_accept"] = max(config.target_accept, 0.99)
+        return config.replace(**changes)
 
     def mmm_config(self, window_weeks: int) -> MMMConfig:
         fields = ("saturation", "chains", "draws", "tune", "target_accept", "seed", "holdout_weeks", "n_keep_draws")
