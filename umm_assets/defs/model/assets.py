@@ -58,7 +58,10 @@ atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 def fitter_for(config) -> MMMFitter:
     """One fitter per model structure in this process, so its compiled models are reused; it samples
     with the settings asked for now (an escalated retry differs only in those)."""
-    fitter = _FITTERS.setdefault(config.fingerprint(), MMMFitter(config))
+    key = config.fingerprint()
+    if key not in _FITTERS:
+        _FITTERS[key] = MMMFitter(config)
+    fitter = _FITTERS[key]
     fitter.config = config
     return fitter
 
