@@ -64,11 +64,6 @@ class NotFound(ApiError):
     code = "not_found"
 
 
-class Unavailable(ApiError):
-    status = 503
-    code = "unavailable"
-
-
 def _body(status: int, detail: str, code: str, errors: list | None = None, headers: dict | None = None) -> JSONResponse:
     content = {"detail": detail, "code": code}
     if errors is not None:

@@ -294,18 +294,6 @@ class CachedReader:
                 return cached
         raise AssertionError("unreachable")
 
-    def compute(self, asset: str, as_of: str | None, run: Callable[[Snapshot], Any]) -> Any:
-        """Like :meth:`serve` without caching the result (e.g. a scenario solved per request)."""
-        for attempt in range(ATTEMPTS):
-            commit = self.resolve(asset, as_of)
-            try:
-                return run(Snapshot(self, commit))
-            except VersionGone:
-                if attempt == ATTEMPTS - 1:
-                    raise
-                self.forget(asset, commit.partition)
-        raise AssertionError("unreachable")
-
     def serve_many(self, view: str, signature: Hashable, build: Callable[[], Any]) -> Cached:
         """A cached response over many partitions, keyed by a signature the caller computed."""
         key = (view, signature)

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import os
+import pytest
+from worlds import demo_world
 
-os.environ.setdefault(
-    "PYTENSOR_FLAGS",
-    "base_compiledir=" + os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "pytensor"),
-)
-
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from worlds import demo_world  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "pymc-marketing"
+from tests import public_datasets
 
 
 @pytest.fixture(scope="session")
 def example_tables():
-    df = pd.read_csv(DATA / "mmm_example.csv", parse_dates=["date_week"]).rename(
-        columns={"date_week": "week"}
-    )
-    spend = df.melt(
-        id_vars=["week"], value_vars=["x1", "x2"], var_name="channel", value_name="spend"
-    )
-    outcomes = df[["week", "y"]].rename(columns={"y": "revenue"})
-    controls = df[["week", "event_1", "event_2"]]
-    return spend, outcomes, controls
+    return public_datasets.example_tables()
 
 
 @pytest.fixture(scope="session")
 def geo_tables():
-    df = pd.read_csv(DATA / "mmm_multidimensional_example.csv", parse_dates=["date"]).rename(
-        columns={"date": "week"}
-    )
-    spend = df.melt(
-        id_vars=["week", "geo"], value_vars=["x1", "x2"], var_name="channel", value_name="spend"
-    )
-    outcomes = df[["week", "geo", "y"]].rename(columns={"y": "revenue"})
-    controls = df[["week", "geo", "event_1", "event_2"]]
-    return spend, outcomes, controls
+    return public_datasets.geo_tables()
 
 
 @pytest.fixture(scope="session")

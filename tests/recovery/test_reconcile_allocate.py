@@ -7,7 +7,6 @@ The numbers are printed (``pytest -s``) for the record.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -28,18 +27,14 @@ DEMO_SEEDS = (3, 7)
 ALLOCATION_SHORTFALL = {"demo seed 7": "logistic curves misjudge search and TV (18 % measured; target 70 %)"}
 
 
-def _posterior(summaries) -> Posterior:
-    return Posterior(summaries.parameter_draws, summaries.spec,
-                     summaries.roas_draws[["draw", "channel", "contribution"]])
-
-
 def _fit_and_reconcile(world: World):
     frame = build_model_frame(world.spend, world.outcomes, None if world.controls.empty else world.controls)
     config = MMMConfig(holdout_weeks=0, window_weeks=max(156, frame.n_weeks))
     _, plain = fit_converged(frame, config)
-    result = reconcile(_posterior(plain), world.tests, world.spend, world.attribution, ReconcileConfig(),
-                       refit=lambda: _posterior(fit_converged(frame, config, calibration=ExactLiftTests(world.tests),
-                                                              holdout=False)[1]))
+    calibrated = ExactLiftTests(world.tests)
+    result = reconcile(Posterior.from_summaries(plain), world.tests, world.spend, world.attribution, ReconcileConfig(),
+                       refit=lambda: Posterior.from_summaries(
+                           fit_converged(frame, config, calibration=calibrated, holdout=False)[1]))
     return plain, result
 
 
@@ -77,8 +72,7 @@ def test_allocation_captures_most_of_the_true_uplift(fitted):
     if world.truth is None:
         pytest.skip("no true response curves for this world")
     tables = result.tables
-    model = Posterior(tables["parameter_draws"], json.loads(tables["spec"]["spec_json"].iloc[0]),
-                      pd.DataFrame()).model()
+    model = Posterior.from_tables(tables.__getitem__).model()
     truth_model = demo.true_response_model(world.truth)
     current = allocate.current_spend(world.spend)
     problem = allocate.build_problem(model.channels, current)

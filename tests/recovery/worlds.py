@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tests.public_datasets import DATA
 from umm_assets.defs.model.checks import convergence_problems
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.lib import demo, ingest
@@ -26,7 +27,6 @@ from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.fit import MMMFitter
 from umm_assets.lib.mmm.summaries import summarize
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "pymc-marketing"
 
 
 @dataclass

@@ -3,18 +3,18 @@
 import asyncio
 import weakref
 from collections.abc import Iterator, Mapping
-from functools import partial
 
 import anyio
 import pandas as pd
 from fastapi import APIRouter, Response
 
 from umm_api.deps import AsOf, Reader, RequireAnalyst
-from umm_api.errors import InfeasibleBudget, Unavailable, UnknownChannel
-from umm_api.reader import Snapshot, encode
+from umm_api.errors import InfeasibleBudget, UnknownChannel
+from umm_api.reader import Snapshot
 from umm_api.routes.allocation import payload
 from umm_api.schemas import ErrorResponse, ScenarioRequest, ScenarioResponse
 from umm_api.serving import JSON, check_channels
+from umm_assets.lib import allocate
 from umm_assets.lib.outputs import ALLOCATION
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
@@ -39,14 +39,6 @@ class Tables(Mapping[str, pd.DataFrame]):
         return len(self.snapshot.commit.tables)
 
 
-def _allocate():
-    try:
-        from umm_assets.lib import allocate
-    except ImportError as err:  # the allocation stage is not installed
-        raise Unavailable(f"scenarios need the allocation stage's solver (umm_assets.lib.allocate): {err}") from err
-    return allocate
-
-
 def _precheck(request: ScenarioRequest, current: Mapping[str, float]) -> None:
     """Reject what no solver could satisfy, naming the problem (the solver checks the rest, e.g. against
     the stored default bounds). A lock given in the request replaces that channel's bounds."""
@@ -68,31 +60,24 @@ def _precheck(request: ScenarioRequest, current: Mapping[str, float]) -> None:
                                    f"({ceiling:,.2f})")
 
 
-def _solver(reader, snapshot: Snapshot):
+def _solver(reader, snapshot: Snapshot) -> allocate.ScenarioSolver:
     """The partition's scenario solver, built once per stored version (its response model is reused)."""
-    allocate = _allocate()
     commit = snapshot.commit
     key = ("scenario-solver", commit.asset, commit.partition, commit.version)
     solver = reader.tables.get(key)
     if solver is None:
-        tables = Tables(snapshot)
-        if hasattr(allocate, "ScenarioSolver"):
-            solver = allocate.ScenarioSolver(tables).solve
-        else:
-            solver = partial(allocate.solve_scenario, tables)
+        solver = allocate.ScenarioSolver(Tables(snapshot))
         reader.tables.put(key, solver)
-    return allocate, solver
+    return solver
 
 
 def solve(reader, snapshot: Snapshot, request: ScenarioRequest) -> ScenarioResponse:
-    stored = snapshot.table("allocation")
-    current = dict(zip(stored["channel"].astype(str), stored["current"].astype(float), strict=True))
-    _precheck(request, current)
-    allocate, solver = _solver(reader, snapshot)
+    solver = _solver(reader, snapshot)
+    _precheck(request, solver.current)
     try:
-        result = solver(request.budget, request.bounds_tuples(), request.locked)
+        result = solver.solve(request.budget, request.bounds_tuples(), request.locked)
     except allocate.UnknownChannel as err:
-        raise UnknownChannel(str(getattr(err, "channel", err)), sorted(current)) from err
+        raise UnknownChannel(str(getattr(err, "channel", err)), sorted(solver.current)) from err
     except allocate.InfeasibleBudget as err:
         raise InfeasibleBudget(str(err)) from err
     body = payload(result.allocation, result.summary, None, snapshot.commit.partition, snapshot.lineage())
@@ -114,20 +99,6 @@ def _solver_limiter() -> anyio.CapacityLimiter:
     return _SOLVER_LIMITERS[loop]
 
 
-def _solve_cached(reader, as_of: str | None, request: ScenarioRequest):
-    canonical = request.model_dump_json()
-
-    def run(snapshot: Snapshot):
-        key = ("scenario", ALLOCATION, snapshot.commit.partition, snapshot.commit.version, canonical)
-        hit = reader.responses.get(key)
-        if hit is None:
-            hit = encode(solve(reader, snapshot, request))
-            reader.responses.put(key, hit)
-        return hit
-
-    return reader.compute(ALLOCATION, as_of, run)
-
-
 @router.post("/scenarios", response_model=ScenarioResponse, summary="Solve a custom budget scenario",
              responses={422: {"model": ErrorResponse,
                               "description": "bad budget, unknown channel or infeasible bounds"}})
@@ -135,5 +106,10 @@ async def post_scenario(body: ScenarioRequest, _: RequireAnalyst, reader: Reader
                         as_of: AsOf) -> Response:
     """Allocate a weekly `budget` (with optional per-channel `bounds` and `locked` channels) using the stored
     response model of the `allocation` partition of the week. Returns the allocation shape."""
-    cached = await anyio.to_thread.run_sync(_solve_cached, reader, as_of, body, limiter=_solver_limiter())
+    request = body.model_dump_json()
+    cached = reader.lookup("scenario", ALLOCATION, as_of, request)  # a repeated scenario never queues
+    if cached is None:
+        cached = await anyio.to_thread.run_sync(
+            reader.serve, "scenario", ALLOCATION, as_of, request, lambda snapshot: solve(reader, snapshot, body),
+            limiter=_solver_limiter())
     return Response(cached.body, media_type=JSON, headers={"Cache-Control": "no-store"})

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from umm_assets.lib.mmm.response import ResponseModel
+from umm_assets.lib.mmm.response import ResponseModel, geo_shares_array
 
 CURRENT_WEEKS = 13
 DEFAULT_MAX_CHANGE = 0.5
@@ -69,17 +69,6 @@ def current_spend(spend: pd.DataFrame, weeks: int = CURRENT_WEEKS) -> dict[str, 
     """Mean weekly spend per channel over the last ``weeks`` weeks (summed over geos)."""
     weekly = spend.groupby(["week", "channel"])["spend"].sum().unstack("channel").sort_index()
     return weekly.tail(weeks).mean().to_dict()
-
-
-def geo_shares(spend: pd.DataFrame, model: ResponseModel, weeks: int = CURRENT_WEEKS) -> np.ndarray:
-    """How each channel's national spend splits over the model's geos (recent weeks), shape (G, C)."""
-    if len(model.geos) == 1:
-        return np.ones((1, len(model.channels)))
-    recent = spend[pd.to_datetime(spend["week"]).isin(sorted(pd.to_datetime(spend["week"]).unique())[-weeks:])]
-    by_geo = recent.groupby(["geo", "channel"])["spend"].sum().unstack("channel")
-    by_geo = by_geo.reindex(index=list(model.geos), columns=list(model.channels)).fillna(0.0)
-    totals = by_geo.sum(axis=0).replace(0.0, np.nan)
-    return (by_geo / totals).fillna(1.0 / len(model.geos)).to_numpy()
 
 
 def build_problem(channels: Sequence[str], current: Mapping[str, float], budget: float | None = None, *,
@@ -308,8 +297,7 @@ class ScenarioSolver:
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
         summary = tables["summary"].iloc[0]
         self.objective = Objective(summary["objective"])
-        self.shares = (np.array([[spec["geo_shares"][g][c] for c in spec["channels"]] for g in spec["geos"]])
-                       if "geo_shares" in spec else None)
+        self.shares = geo_shares_array(spec)
 
     def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
               locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:

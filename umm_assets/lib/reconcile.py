@@ -88,6 +88,17 @@ class Posterior:
     spec: dict
     contributions: pd.DataFrame  # draw, channel, contribution (window total)
 
+    @classmethod
+    def from_tables(cls, table: Callable[[str], pd.DataFrame]) -> Posterior:
+        """From stored tables (``mmm_posterior`` or ``reconciled_lift``), given a reader by table name."""
+        return cls(table("parameter_draws"), json.loads(table("spec")["spec_json"].iloc[0]),
+                   table("roas_draws")[["draw", "channel", "contribution"]])
+
+    @classmethod
+    def from_summaries(cls, summaries) -> Posterior:
+        """From a fit's :class:`~umm_assets.lib.mmm.summaries.Summaries`, before anything is stored."""
+        return cls(summaries.parameter_draws, summaries.spec, summaries.roas_draws[["draw", "channel", "contribution"]])
+
     def model(self) -> ResponseModel:
         return ResponseModel.from_draws(self.parameter_draws, self.spec)
 

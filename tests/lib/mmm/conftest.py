@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import pytest
 
-# A persistent, project-local PyTensor compile dir (numba cache) before pytensor loads.
-os.environ.setdefault(
-    "PYTENSOR_FLAGS",
-    "base_compiledir="
-    + os.path.join(os.path.dirname(__file__), "..", "..", "..", ".cache", "pytensor"),
-)
-
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "pymc-marketing"
-
-
-def example_long() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``mmm_example.csv`` as the platform's long spend / outcomes / controls tables."""
-    df = pd.read_csv(DATA / "mmm_example.csv", parse_dates=["date_week"])
-    df = df.rename(columns={"date_week": "week"})
-    spend = df.melt(
-        id_vars=["week"], value_vars=["x1", "x2"], var_name="channel", value_name="spend"
-    ).assign(geo="national", impressions=float("nan"), clicks=float("nan"))
-    outcomes = df[["week", "y"]].rename(columns={"y": "revenue"}).assign(geo="national")
-    controls = df[["week", "event_1", "event_2"]].assign(geo="national")
-    return spend, outcomes, controls
-
-
-def geo_long() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``mmm_multidimensional_example.csv`` (2 geos) as long tables."""
-    df = pd.read_csv(DATA / "mmm_multidimensional_example.csv", parse_dates=["date"])
-    df = df.rename(columns={"date": "week"})
-    spend = df.melt(
-        id_vars=["week", "geo"], value_vars=["x1", "x2"], var_name="channel", value_name="spend"
-    )
-    outcomes = df[["week", "geo", "y"]].rename(columns={"y": "revenue"})
-    controls = df[["week", "geo", "event_1", "event_2"]]
-    return spend, outcomes, controls
+from tests import public_datasets
 
 
 @pytest.fixture(scope="session")
 def example_tables():
-    return example_long()
+    return public_datasets.example_tables()
 
 
 @pytest.fixture(scope="session")
 def geo_tables():
-    return geo_long()
+    return public_datasets.geo_tables()
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from umm_assets.lib.mmm.response import ResponseModel, adstock_weights, saturation
-from umm_assets.lib.mmm.summaries import geo_shares_array, thin_index
+from umm_assets.lib.mmm.response import ResponseModel, adstock_weights, geo_shares_array, saturation
+from umm_assets.lib.mmm.summaries import thin_index
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from umm_assets.defs.metadata import line_plot_md, table_md
 from umm_assets.defs.reconcile.assets import posterior_of
 from umm_assets.defs.windows import CURRENT_WEEKS, ending_at, span, window_ins
 from umm_assets.lib import allocate
-from umm_assets.lib.mmm.summaries import geo_shares_array
+from umm_assets.lib.mmm.response import geo_shares_array
 from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
 
@@ -38,7 +38,7 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
             view = views[week]
             posterior = posterior_of(view)
             model = posterior.model()
-            shares = geo_shares_array(posterior.spec) if "geo_shares" in posterior.spec else None
+            shares = geo_shares_array(posterior.spec)
             spend = ending_at(validated_spend, week, CURRENT_WEEKS)
             try:
                 problem = allocate.build_problem(model.channels, allocate.current_spend(spend), config.budget,

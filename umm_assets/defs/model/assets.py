@@ -6,6 +6,7 @@ week after the first costs sampling only.
 """
 
 import atexit
+import functools
 import shutil
 import tempfile
 import threading
@@ -21,12 +22,12 @@ from umm_assets.defs.model import checks
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.windows import ending_at, span, window_ins
 from umm_assets.lib.mmm.fit import MMMFitter, save_fit
-from umm_assets.lib.mmm.frame import FrameError, InsufficientHistory, build_model_frame
+from umm_assets.lib.mmm.frame import NATIONAL, FrameError, InsufficientHistory, build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-mmm.1"
+CODE_VERSION = f"{__version__}-mmm.2"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
@@ -51,8 +52,14 @@ class RunLog:
 
 
 _FITTERS: dict[str, MMMFitter] = {}
-_SCRATCH = Path(tempfile.mkdtemp(prefix="umm-models-"))
-atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
+@functools.cache
+def _scratch() -> Path:
+    """Where fitted models wait for the IO manager; made on the first fit, not when the code loads."""
+    path = Path(tempfile.mkdtemp(prefix="umm-models-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def fitter_for(config) -> MMMFitter:
@@ -110,7 +117,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
                                     f"with tune {longer.tune}, draws {longer.draws}, target_accept {longer.target_accept}")
                 result, summaries = _fit(context, fitter_for(longer), frame, week, "again")
             tables = validate_outputs(MMM_POSTERIOR, summaries.tables())
-            model_file = _SCRATCH / f"{week}-{context.run_id}.nc"
+            model_file = _scratch() / f"{week}-{context.run_id}.nc"
             save_fit(result, model_file)
             values[week] = Stored(tables, files={MODEL_FILE: model_file},
                                   upstream={"validated_spend": span(spend), "validated_outcomes": span(outcomes),
@@ -132,7 +139,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
                 allow_retries=False)
         yield from results
         last = next(reversed(diagnostics.values()))
-        national = fits[fits["geo"] == fits["geo"].iloc[0]]
+        national = fits[fits["geo"] == NATIONAL]
         yield dg.Output(
             values if len(values) > 1 else next(iter(values.values())),
             metadata={

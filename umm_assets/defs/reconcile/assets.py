@@ -1,7 +1,5 @@
 """reconciled_lift: the MMM of week W fused with the experiments (and attribution) known by W."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 
@@ -15,6 +13,7 @@ from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
 from umm_assets.defs.windows import ending_at, span, window_ins
 from umm_assets.lib.mmm.calibration import ExactLiftTests
+from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.frame import build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
@@ -27,9 +26,7 @@ INPUTS = ("validated_spend", "validated_outcomes", "validated_controls", "valida
 
 def posterior_of(view: PartitionView) -> Posterior:
     """The stored MMM posterior as reconciliation needs it (no model loading)."""
-    draws = view.table("roas_draws")
-    return Posterior(view.table("parameter_draws"), json.loads(view.table("spec")["spec_json"].iloc[0]),
-                     draws[["draw", "channel", "contribution"]])
+    return Posterior.from_tables(view.table)
 
 
 def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
@@ -63,21 +60,23 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                                     <= pd.Timestamp(week) + pd.Timedelta(days=6)]
             attribution = ending_at(validated_attribution, week, window_weeks)
 
-            def refit(week=week, spend=spend):
+            posterior = posterior_of(view)
+            # the model mmm_posterior fitted (saturation, priors, ...), sampled as this run asks
+            overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(config, k)) is not None}
+            refit_config = MMMConfig.from_dict(posterior.spec["model_config"]).replace(holdout_weeks=0, **overrides)
+
+            def refit(week=week, spend=spend, mmm_config=refit_config):
                 frame = build_model_frame(spend, ending_at(validated_outcomes, week, window_weeks),
                                           ending_at(validated_controls, week, window_weeks), end_week=week,
-                                          window_weeks=window_weeks, min_weeks=min(52, window_weeks))
-                mmm_config = MMMRunConfig(chains=config.chains, draws=config.draws,
-                                          tune=config.tune).mmm_config(window_weeks).replace(holdout_weeks=0)
+                                          window_weeks=window_weeks, min_weeks=mmm_config.min_weeks)
                 context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(tests)} lift test(s) "
                                  "as likelihoods in their own units")
                 fitter = fitter_for(mmm_config)
                 fitter.progress = RunLog(context, f"reconciled_lift[{week}] calibrated refit")
-                summaries = summarize(fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False))
-                return Posterior(summaries.parameter_draws, summaries.spec,
-                                 summaries.roas_draws[["draw", "channel", "contribution"]])
+                return Posterior.from_summaries(summarize(fitter.fit(frame, calibration=ExactLiftTests(tests),
+                                                                     holdout=False)))
 
-            result = reconcile(posterior_of(view), tests, spend, attribution, config.reconcile_config(), refit=refit)
+            result = reconcile(posterior, tests, spend, attribution, config.reconcile_config(), refit=refit)
             for note in result.notes:
                 context.log.info(f"reconciled_lift[{week}]: {note}")
             tables = validate_outputs(RECONCILED_LIFT, result.tables)

@@ -102,6 +102,14 @@ ADSTOCK_PARAMS = {
 # ---------------------------------------------------------------------------- model
 
 
+def geo_shares_array(spec: Mapping[str, Any]) -> np.ndarray | None:
+    """``spec["geo_shares"]`` (each geo's share of a channel's spend) as a ``(G, C)`` array in spec
+    order; ``None`` for a spec without it (spend then splits evenly over geos)."""
+    if "geo_shares" not in spec:
+        return None
+    return np.array([[spec["geo_shares"][g][c] for c in spec["channels"]] for g in spec["geos"]])
+
+
 @dataclass(frozen=True)
 class ResponseModel:
     """Posterior draws of every channel's response, as cached numpy arrays.

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .fit import FitResult
 from .frame import GEO, NATIONAL
-from .response import ADSTOCK_PARAMS, SATURATION_PARAMS, ResponseModel
+from .response import ADSTOCK_PARAMS, SATURATION_PARAMS, ResponseModel, geo_shares_array
 
 Q_LO, Q_HI = 0.05, 0.95
 CURRENT_WEEKS = 13
@@ -393,13 +393,9 @@ def spec_and_draws(result: FitResult, keep: np.ndarray) -> tuple[dict[str, Any],
         "window_start": str(frame.window_start.date()),
         "window_end": str(frame.window_end.date()),
         "n_draws": int(k),
+        "model_config": cfg.to_dict(),  # what a calibrated refit must fit again
     }
     return spec, pd.concat(rows, ignore_index=True)
-
-
-def geo_shares_array(spec: dict[str, Any]) -> np.ndarray:
-    """``spec["geo_shares"]`` as a ``(G, C)`` array in spec order."""
-    return np.array([[spec["geo_shares"][g][c] for c in spec["channels"]] for g in spec["geos"]])
 
 
 def response_curves_table(parameter_draws: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
