@@ -22,6 +22,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     weekly = weekly_partitions(settings.first_week)
     warehouse = WarehouseResource(data_dir=settings.data_dir, duckdb=DuckDBResource(database=":memory:"))
     validated_job = automation.validated_job(weekly)
+    weekly_refresh_job = automation.weekly_refresh_job(weekly)
     return dg.Definitions(
         assets=[
             *validated_assets(weekly),
@@ -29,8 +30,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             build_reconcile_asset(weekly, settings.model_window_weeks),
             build_allocation_asset(weekly),
         ],
-        jobs=[validated_job],
-        schedules=[automation.weekly_refresh_schedule(validated_job)],
+        jobs=[validated_job, weekly_refresh_job],
+        schedules=[automation.weekly_refresh_schedule(weekly_refresh_job)],
         sensors=[automation.landing_zone_sensor(validated_job, weekly)],
         resources={
             "landing": LandingZoneResource(uri=settings.raw_uri, s3=S3Resource()),

@@ -3,6 +3,7 @@ tests check the wiring, the stored tables and the checks; accuracy is in tests/r
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import dagster as dg
@@ -30,7 +31,8 @@ LENIENT = {k: OP_CONFIG["mmm_posterior"][k] for k in ("rhat_max", "ess_min", "di
 
 @pytest.fixture(scope="module")
 def modelled(tmp_path_factory, end_week):
-    """A 70-week demo world, validated, then the model chain for its last week (one run)."""
+    """A 70-week demo world, validated, then its last week end to end (one run), as the Monday schedule
+    starts it once that week has closed."""
     root = tmp_path_factory.mktemp("modelled")
     truth = demo.generate(root / "raw", seed=5, weeks=70, end_week=end_week)
     settings = Settings.from_env({"UMM_RAW_URI": str(root / "raw"), "UMM_DATA_DIR": str(root / "warehouse"),
@@ -39,9 +41,18 @@ def modelled(tmp_path_factory, end_week):
     with dg.instance_for_test(temp_dir=str(root / "home"), overrides=INSTANCE_CONFIG) as instance:
         platform = Platform(root / "raw", root / "warehouse", settings, build_defs(settings), instance, truth)
         platform.materialize(VALIDATED, truth["first_week"], truth["last_week"])
-        result = materialize_range(platform.defs, instance, MODEL_CHAIN, truth["last_week"], log_level="WARNING",
-                                   op_config=OP_CONFIG)
+        schedule = platform.defs.resolve_schedule_def("weekly_refresh")
+        monday_after = dt.datetime.fromisoformat(truth["last_week"]).replace(tzinfo=dt.UTC) + dt.timedelta(days=7, hours=6)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=monday_after) as context:
+            (request,) = schedule.evaluate_tick(context).run_requests
+        assert request.partition_key == truth["last_week"]
+        result = platform.defs.resolve_job_def(schedule.job_name).execute_in_process(
+            instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                        "ops": {name: {"config": config} for name, config in OP_CONFIG.items()}})
         assert result.success, failure_messages(result)
+        materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        assert materialized == {*VALIDATED, *MODEL_CHAIN}
         yield platform, result
 
 

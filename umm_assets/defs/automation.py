@@ -1,5 +1,7 @@
-"""Schedules and sensors: a weekly refresh after each week closes, and a landing-zone sensor that
-re-validates when raw files change. Both run only under the Dagster daemon (``dagster dev``)."""
+"""Schedules and sensors: a weekly refresh of the whole chain after each week closes, and a
+landing-zone sensor that re-validates when raw files change. Both run only under the Dagster daemon
+(``dagster dev``). The sensor validates only: a late file should not start a 2-core model fit per
+changed week; the next weekly refresh (or a backfill from the UI) refits on the corrected data."""
 
 
 import hashlib
@@ -25,8 +27,18 @@ def validated_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefi
     )
 
 
+def weekly_refresh_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        "weekly_refresh_job",
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions,
+        description="The week that just closed, end to end: validate it, fit the MMM on the window ending "
+                    "there, reconcile with the tests and attribution, and recommend next week's budget.",
+    )
+
+
 def weekly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """Every Monday morning (UTC), materialize the week that just closed."""
+    """Every Monday morning (UTC), materialize the week that just closed through ``job``."""
     return dg.build_schedule_from_partitioned_job(
         job, name="weekly_refresh", hour_of_day=6, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
     )
