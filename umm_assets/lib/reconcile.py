@@ -304,14 +304,15 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
         notes.append(attribution_info.note)
 
     n = len(np.unique(mmm.parameter_draws["draw"]))
+    # drawn once: the tests' own ROAS that is fused (weighted method) is the one reported
+    test_ratios = {c: test_ratio_draws(evidence, c, rng) for c in channels}
     if method == FusionMethod.WEIGHTED:
         k = np.ones((n, len(channels)))
         weights = {c: {} for c in channels}
         for j, c in enumerate(channels):
             sources = {"mmm": mmm_roas[:, j]}
-            ratio = test_ratio_draws(evidence, c, rng)
-            if ratio is not None:
-                sources["tests"] = mmm_roas[:, j] * ratio
+            if test_ratios[c] is not None:
+                sources["tests"] = mmm_roas[:, j] * test_ratios[c]
             if attribution_info and c in attribution_info.log_bias and c in attribution_info.roas:
                 m, s = attribution_info.log_bias[c]
                 sources["attribution"] = attribution_info.roas[c] / np.exp(rng.normal(m, s, n))
@@ -346,8 +347,8 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
                    for c in channels}
         fused_posterior = scaled_posterior(base, channels, index, k)
 
-    return ReconcileResult(_tables(fused_posterior, channels, spend_total, mmm_roas, evidence, attribution_info,
-                                   weights, method, rng, history), notes)
+    return ReconcileResult(_tables(fused_posterior, channels, spend_total, mmm_roas, evidence, test_ratios,
+                                   attribution_info, weights, method, rng, history), notes)
 
 
 def _covers(e: Evidence, rng: np.random.Generator) -> bool:
@@ -377,7 +378,7 @@ def _attribution_update(info: AttributionSignal | None, base: Posterior, index: 
     return weight
 
 
-def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, attribution_info, weights,
+def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, test_ratios, attribution_info, weights,
             method: FusionMethod, rng: np.random.Generator, history: pd.DataFrame) -> dict[str, pd.DataFrame]:
     contributions = fused.contribution_matrix(channels)
     roas = contributions / spend_total
@@ -385,7 +386,7 @@ def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, attribu
     fused_model = fused.model()
     for j, c in enumerate(channels):
         mine = [e for e in evidence if e.channel == c]
-        ratio = test_ratio_draws(evidence, c, rng)
+        ratio = test_ratios[c]
         tests_roas = _interval(mmm_roas[:, j] * ratio) if ratio is not None else (np.nan,) * 3
         calibrated = (np.nan,) * 3
         raw_attr = bias = np.nan

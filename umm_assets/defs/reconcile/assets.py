@@ -20,7 +20,7 @@ from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
 from umm_assets.lib.reconcile import Posterior, reconcile
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-reconcile.1"
+CODE_VERSION = f"{__version__}-reconcile.2"
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
 
 
