@@ -12,6 +12,7 @@ from umm_assets.lib.reconcile import (
     FusionMethod,
     Posterior,
     ReconcileConfig,
+    RefitNotConverged,
     attribution_signal,
     reconcile,
     sources_disagree,
@@ -92,6 +93,22 @@ def test_bayesian_fusion_corrects_a_tested_channel_and_leaves_untested_ones(worl
     assert coverage[coverage.source == "reconciled"]["covered"].all()
     assert result.tables["summary"]["disagreements"].iloc[0] >= 1  # MMM and test disagreed on that channel
     del before
+
+
+def test_an_unconverged_calibrated_refit_falls_back_to_bayesian_fusion(world):
+    tested = world.tests["channel"].iloc[0]
+    posterior = distorted_posterior(world, {tested: 2.0})
+
+    def refit():
+        raise RefitNotConverged("R-hat 1.100 > 1.01")
+
+    config = ReconcileConfig(method=FusionMethod.CALIBRATED, tau=0.5)
+    fallback = reconcile(posterior, lift_tests(world), spend_long(world), None, config, refit=refit)
+    bayesian = reconcile(posterior, lift_tests(world), spend_long(world), None,
+                         ReconcileConfig(method=FusionMethod.BAYESIAN, tau=0.5))
+    assert fallback.tables["summary"]["method"].iloc[0] == FusionMethod.BAYESIAN
+    assert any("did not converge (R-hat 1.100 > 1.01)" in note for note in fallback.notes)
+    pd.testing.assert_frame_equal(fallback.tables["roas_draws"], bayesian.tables["roas_draws"])
 
 
 def test_weighted_average_uses_the_configured_weights_over_available_sources(world):

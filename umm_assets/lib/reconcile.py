@@ -54,6 +54,10 @@ class FusionMethod(StrEnum):
     CALIBRATED = "calibrated_refit"
 
 
+
+class RefitNotConverged(Exception):
+    """Raised by a ``refit`` whose calibrated posterior failed its convergence checks."""
+
 @dataclass(frozen=True)
 class ReconcileConfig:
     method: FusionMethod = FusionMethod.CALIBRATED
@@ -283,7 +287,8 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
 
     ``spend`` is the model window's weekly spend (long); ``spend_history`` may reach further back for
     tests near the window's start (defaults to ``spend``). ``refit`` runs the lift-test-calibrated
-    MMM (method ``calibrated_refit``; without it that method falls back to ``bayesian``).
+    MMM (method ``calibrated_refit``; without it, or when it raises :class:`RefitNotConverged`, that
+    method falls back to ``bayesian``).
     """
     rng = np.random.default_rng(config.seed)
     history = spend if spend_history is None else spend_history
@@ -296,6 +301,12 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
     if method == FusionMethod.CALIBRATED and (refit is None or not evidence):
         notes.append("calibrated refit needs tests in the window and a refit function: using bayesian fusion")
         method = FusionMethod.BAYESIAN
+    if method == FusionMethod.CALIBRATED:
+        try:
+            refitted = refit()
+        except RefitNotConverged as err:  # an unconverged posterior is not evidence: fuse with the MMM's own
+            notes.append(f"the calibrated refit did not converge ({err}): using bayesian fusion")
+            method = FusionMethod.BAYESIAN
 
     spend_total = spend.groupby("channel")["spend"].sum().reindex(list(channels)).to_numpy()
     mmm_roas = mmm.contribution_matrix(channels) / spend_total
@@ -329,7 +340,7 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
             # the refit has every test in its likelihood; a test it still cannot reproduce (outside its
             # predictive interval) shows misspecification the joint model cannot absorb, e.g. an
             # unobserved confounder: that channel's level is then corrected with the multiplier update
-            base = refit()
+            base = refitted
             n = len(np.unique(base.parameter_draws["draw"]))
             refit_evidence, _ = evidence_from_tests(base.model(), tests, history, window)
             missed = [e for e in refit_evidence if not _covers(e, rng)]

@@ -17,7 +17,7 @@ from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.frame import build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
-from umm_assets.lib.reconcile import Posterior, reconcile
+from umm_assets.lib.reconcile import Posterior, RefitNotConverged, reconcile
 from umm_assets.lib.storage import Stored
 
 CODE_VERSION = f"{__version__}-reconcile.2"
@@ -27,6 +27,12 @@ INPUTS = ("validated_spend", "validated_outcomes", "validated_controls", "valida
 def posterior_of(view: PartitionView) -> Posterior:
     """The stored MMM posterior as reconciliation needs it (no model loading)."""
     return Posterior.from_tables(view.table)
+
+
+def _calibrated_fit(context: dg.AssetExecutionContext, frame, tests: pd.DataFrame, mmm_config: MMMConfig, label: str):
+    fitter = fitter_for(mmm_config)
+    fitter.progress = RunLog(context, label)
+    return summarize(fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False))
 
 
 def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
@@ -48,10 +54,11 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                         validated_controls: pd.DataFrame, validated_attribution: pd.DataFrame):
         views = mmm_posterior if isinstance(mmm_posterior, dict) else {context.partition_keys[0]: mmm_posterior}
         values, last = {}, None
+        gate = MMMRunConfig()  # the platform's convergence thresholds, for the stored and the refitted posterior
         for week in context.partition_keys:
             view = views[week]
             diagnostics = view.table("diagnostics").iloc[0]
-            problems = convergence_problems(diagnostics, MMMRunConfig())
+            problems = convergence_problems(diagnostics, gate)
             if problems and not config.allow_unconverged:
                 raise dg.Failure(f"reconciled_lift[{week}]: mmm_posterior[{week}] did not converge "
                                  f"({', '.join(problems)}); refit it, or set allow_unconverged", allow_retries=False)
@@ -71,10 +78,17 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                                           window_weeks=window_weeks, min_weeks=mmm_config.min_weeks)
                 context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(tests)} lift test(s) "
                                  "as likelihoods in their own units")
-                fitter = fitter_for(mmm_config)
-                fitter.progress = RunLog(context, f"reconciled_lift[{week}] calibrated refit")
-                return Posterior.from_summaries(summarize(fitter.fit(frame, calibration=ExactLiftTests(tests),
-                                                                     holdout=False)))
+                label = f"reconciled_lift[{week}] calibrated refit"
+                summaries = _calibrated_fit(context, frame, tests, mmm_config, label)
+                problems = convergence_problems(summaries.diagnostics.iloc[0], gate)
+                if problems and not config.allow_unconverged:  # the same policy as mmm_posterior: once more, longer
+                    longer = gate.escalated(mmm_config, summaries.diagnostics.iloc[0])
+                    context.log.warning(f"{label}: not converged ({', '.join(problems)}); sampling again with "
+                                        f"tune {longer.tune}, draws {longer.draws}")
+                    summaries = _calibrated_fit(context, frame, tests, longer, label + " again")
+                    if problems := convergence_problems(summaries.diagnostics.iloc[0], gate):
+                        raise RefitNotConverged(", ".join(problems))
+                return Posterior.from_summaries(summaries)
 
             result = reconcile(posterior, tests, spend, attribution, config.reconcile_config(), refit=refit)
             for note in result.notes:

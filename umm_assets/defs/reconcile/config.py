@@ -12,7 +12,8 @@ class ReconcileRunConfig(dg.Config):
     weight_attribution: float = 0.2
     tau: float = ReconcileConfig.tau
     seed: int = 0
-    # a posterior that failed its convergence check is refused unless this is set
+    # a stored posterior that failed its convergence check is refused, and an unconverged calibrated
+    # refit is sampled once more, then replaced by bayesian fusion, unless this is set
     allow_unconverged: bool = False
     # sampler overrides for the calibrated refit (default: the MMM's own settings)
     chains: int | None = None
