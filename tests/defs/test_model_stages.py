@@ -4,6 +4,7 @@ tests check the wiring, the stored tables and the checks; accuracy is in tests/r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 import dagster as dg
@@ -184,3 +185,32 @@ def test_too_little_history_is_refused_with_a_clear_error(modelled, tmp_path):
     assert not result.success and "mmm_posterior[" in message and "52" in message
     assert early not in Warehouse(platform.settings.data_dir).partitions("mmm_posterior")
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _markdown_table(text: str) -> pd.DataFrame:
+    lines = [line.strip().strip("|").split("|") for line in text.strip().splitlines()]
+    return pd.DataFrame([[cell.strip() for cell in row] for row in lines[2:]], columns=[c.strip() for c in lines[0]])
+
+
+def test_saturation_auto_keeps_the_fit_loo_prefers_and_the_calibrated_refit_follows_it(modelled):
+    platform, _ = modelled
+    week = platform.weeks[-2]
+    auto = {**OP_CONFIG, "mmm_posterior": {**OP_CONFIG["mmm_posterior"], "saturation": "auto", "holdout_weeks": 0}}
+    result = materialize_range(platform.defs, platform.instance, MODEL_CHAIN[:2], week, log_level="WARNING",
+                               op_config=auto)
+    assert result.success, failure_messages(result)
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "mmm_posterior")
+    comparison = _markdown_table(event.materialization.metadata["saturation_comparison"].value)
+    assert sorted(comparison["saturation"]) == ["hill", "logistic"]
+    elpd = comparison.set_index("saturation")["elpd_loo"].astype(float)
+    chosen = comparison.loc[comparison["chosen"] == "True", "saturation"].item()
+    assert chosen == elpd.idxmax()  # both converge under the lenient test thresholds
+    diagnostics = platform.warehouse.read("mmm_posterior", week, "diagnostics").iloc[0]
+    assert diagnostics["saturation"] == chosen
+    assert diagnostics["elpd_loo"] == pytest.approx(elpd[chosen], rel=1e-4)  # as shown in the metadata
+    assert np.isfinite(diagnostics["elpd_loo_se"]) and diagnostics["elpd_loo_se"] > 0
+    # the calibrated refit fits the model that was kept, not the default
+    spec = json.loads(platform.warehouse.read("reconciled_lift", week, "spec")["spec_json"].iloc[0])
+    assert spec["model_config"]["saturation"] == chosen
+    names = set(platform.warehouse.read("reconciled_lift", week, "parameter_draws")["name"])
+    assert ("saturation_slope" in names) == (chosen == "hill")

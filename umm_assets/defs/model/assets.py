@@ -79,6 +79,37 @@ def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str,
     return result, summarize(result)
 
 
+def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mmm_config, frame, week: str,
+                    label: str):
+    """Fit; if the convergence checks fail, sample once more, longer (``MMMRunConfig.escalated``)."""
+    result, summaries = _fit(context, fitter_for(mmm_config), frame, week, label)
+    problems = checks.convergence_problems(summaries.diagnostics.iloc[0], config)
+    if problems and config.escalate:
+        longer = config.escalated(mmm_config, summaries.diagnostics.iloc[0])
+        context.log.warning(f"mmm_posterior[{week}]{' ' + label if label else ''}: not converged "
+                            f"({', '.join(problems)}); sampling again with tune {longer.tune}, draws {longer.draws}, "
+                            f"target_accept {longer.target_accept}")
+        result, summaries = _fit(context, fitter_for(longer), frame, week, f"{label} again".strip())
+    return result, summaries
+
+
+def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig, week: str):
+    """The fit to keep: the only one, or (saturation ``auto``) the converged one whose weeks are best
+    predicted when left out (higher PSIS-LOO elpd); the comparison goes to the log and metadata."""
+    if len(fits) == 1:
+        return fits[0], None
+    rows = [{"saturation": s.diagnostics.iloc[0]["saturation"], "elpd_loo": float(s.diagnostics.iloc[0]["elpd_loo"]),
+             "elpd_loo_se": float(s.diagnostics.iloc[0]["elpd_loo_se"]),
+             "converged": not checks.convergence_problems(s.diagnostics.iloc[0], config)} for _, s in fits]
+    pool = [i for i, row in enumerate(rows) if row["converged"]] or list(range(len(fits)))
+    best = max(pool, key=lambda i: rows[i]["elpd_loo"])
+    comparison = pd.DataFrame(rows).assign(chosen=[i == best for i in range(len(rows))])
+    context.log.info(f"mmm_posterior[{week}]: saturation {rows[best]['saturation']} chosen by PSIS-LOO: "
+                     + "; ".join(f"{r['saturation']} elpd {r['elpd_loo']:.1f} ± {r['elpd_loo_se']:.1f}"
+                                 f"{'' if r['converged'] else ' (not converged)'}" for r in rows))
+    return fits[best], comparison
+
+
 def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
     @dg.asset(
         name=checks.ASSET,
@@ -97,25 +128,22 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
     )
     def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, validated_spend: pd.DataFrame,
                       validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame):
-        mmm_config = config.mmm_config(window_weeks)
-        values, diagnostics, roas, fits = {}, {}, None, None
+        candidates = config.candidates(window_weeks)
+        values, diagnostics, roas, fits, comparison = {}, {}, None, None, None
         for week in context.partition_keys:
             spend, outcomes, controls = (ending_at(t, week, window_weeks)
                                          for t in (validated_spend, validated_outcomes, validated_controls))
             try:
                 frame = build_model_frame(spend, outcomes, controls, end_week=week, window_weeks=window_weeks,
-                                          min_weeks=mmm_config.min_weeks)
+                                          min_weeks=candidates[0].min_weeks)
             except (InsufficientHistory, FrameError) as err:
                 raise dg.Failure(f"mmm_posterior[{week}]: {err}", allow_retries=False) from None
             for warning in frame.warnings:
                 context.log.warning(f"mmm_posterior[{week}]: {warning}")
-            result, summaries = _fit(context, fitter_for(mmm_config), frame, week, "")
-            problems = checks.convergence_problems(summaries.diagnostics.iloc[0], config)
-            if problems and config.escalate:
-                longer = config.escalated(mmm_config, summaries.diagnostics.iloc[0])
-                context.log.warning(f"mmm_posterior[{week}]: not converged ({', '.join(problems)}); sampling again "
-                                    f"with tune {longer.tune}, draws {longer.draws}, target_accept {longer.target_accept}")
-                result, summaries = _fit(context, fitter_for(longer), frame, week, "again")
+            labelled = len(candidates) > 1
+            (result, summaries), comparison = _choose(context, [
+                _fit_converging(context, config, candidate, frame, week, candidate.saturation.value if labelled else "")
+                for candidate in candidates], config, week)
             tables = validate_outputs(MMM_POSTERIOR, summaries.tables())
             model_file = _scratch() / f"{week}-{context.run_id}.nc"
             save_fit(result, model_file)
@@ -149,6 +177,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
                                               band=("predicted_lower", "predicted_upper"),
                                               title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
                 "weeks_fitted": len(values),
+                **({"saturation_comparison": table_md(comparison)} if comparison is not None else {}),
             },
         )
 

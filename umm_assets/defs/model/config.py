@@ -5,11 +5,14 @@ import json
 
 import dagster as dg
 
-from umm_assets.lib.mmm.config import MMMConfig
+from umm_assets.lib.mmm.config import MMMConfig, Saturation
+
+AUTO = "auto"
 
 
 class MMMRunConfig(dg.Config):
-    saturation: str | None = None  # "logistic" | "hill"
+    # "logistic" | "hill" | "auto": fit both, keep the one with the higher PSIS-LOO elpd (twice the cost)
+    saturation: str | None = None
     chains: int | None = None
     draws: int | None = None
     tune: int | None = None
@@ -37,6 +40,12 @@ class MMMRunConfig(dg.Config):
         if diagnostics["divergences"] > self.divergences_max:
             changes["target_accept"] = max(config.target_accept, 0.99)
         return config.replace(**changes)
+
+    def candidates(self, window_weeks: int) -> list[MMMConfig]:
+        """The model(s) to fit for a window: one, or each saturation when ``saturation`` is ``auto``."""
+        if self.saturation != AUTO:
+            return [self.mmm_config(window_weeks)]
+        return [self.model_copy(update={"saturation": s.value}).mmm_config(window_weeks) for s in Saturation]
 
     def mmm_config(self, window_weeks: int) -> MMMConfig:
         fields = ("saturation", "chains", "draws", "tune", "target_accept", "seed", "holdout_weeks", "n_keep_draws")

@@ -44,6 +44,7 @@ __all__ = [
     "CompileReuse",
     "FitResult",
     "HoldoutResult",
+    "LooResult",
     "MMMFitter",
     "Phase",
     "ProgressCallback",
@@ -110,6 +111,17 @@ class HoldoutResult:
 
 
 @dataclass
+class LooResult:
+    """PSIS-LOO of the fitted weeks: expected log predictive density of a week left out (``elpd``, in the
+    model's scaled units, so comparable between models of the same window only), its standard error,
+    and the largest Pareto k (above 0.7 the estimate is unreliable)."""
+
+    elpd: float
+    se: float
+    pareto_k_max: float
+
+
+@dataclass
 class FitResult:
     """A fitted window: the pymc-marketing model plus what the summaries need."""
 
@@ -119,6 +131,7 @@ class FitResult:
     timings: dict[str, float] = field(default_factory=dict)
     compile_reused: bool = False
     holdout: HoldoutResult | None = None
+    loo: LooResult | None = None
     calibration: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -214,6 +227,9 @@ class MMMFitter:
             progressbar=False,
         )
         result.timings["posterior_predictive"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result.loo = loo(result)
+        result.timings["loo"] = time.perf_counter() - t0
         do_holdout = cfg.holdout_weeks > 0 if holdout is None else holdout
         if do_holdout and cfg.holdout_weeks > 0:
             t0 = time.perf_counter()
@@ -384,6 +400,23 @@ class MMMFitter:
 
 
 PSIS_K_MAX = 0.7
+
+
+def loo(result: FitResult) -> LooResult:
+    """PSIS-LOO (arviz) of the outcome's likelihood, for comparing model structures on one window.
+
+    The pointwise log-likelihood is computed here and not kept in the saved model (it would add
+    weeks × draws values to the file)."""
+    import arviz as az
+    import pymc as pm
+    from xarray import DataTree
+
+    with result.mmm.model:
+        log_likelihood = pm.compute_log_likelihood(result.idata, var_names=["y"], extend_inferencedata=False,
+                                                   progressbar=False)
+    tree = DataTree.from_dict({"posterior": result.idata["posterior"].to_dataset(), "log_likelihood": log_likelihood})
+    estimate = az.loo(tree)
+    return LooResult(float(estimate.elpd), float(estimate.se), float(np.nanmax(np.asarray(estimate.pareto_k))))
 
 
 def psis_holdout(result: FitResult, weeks: int) -> HoldoutResult | None:

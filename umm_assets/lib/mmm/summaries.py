@@ -439,7 +439,8 @@ def diagnostics_table(result: FitResult, fit: pd.DataFrame) -> pd.DataFrame:
     vs actual at the model's level: per geo for geo models; prefer wape when actuals
     come near zero), ppc_coverage_90 (share of actuals inside the 90 % predictive
     interval), holdout_mape, holdout_wape, holdout_coverage_90,
-    holdout_weeks, n_weeks, window_start, window_end, sampler, chains, draws, tune,
+    holdout_weeks, elpd_loo, elpd_loo_se, loo_pareto_k_max (PSIS-LOO of the fitted weeks, see
+    :func:`.fit.loo`), n_weeks, window_start, window_end, sampler, chains, draws, tune,
     target_accept, fit_seconds (wall of the whole fit incl. holdout), compile_seconds,
     sampling_seconds, holdout_seconds, compile_reused, saturation, adstock, n_geos,
     n_channels, n_controls, n_lift_tests.
@@ -477,6 +478,9 @@ def diagnostics_table(result: FitResult, fit: pd.DataFrame) -> pd.DataFrame:
         "holdout_weeks": h.weeks if h else 0,
         "holdout_method": h.method if h else "none",
         "holdout_pareto_k": h.pareto_k if h else float("nan"),
+        "elpd_loo": result.loo.elpd if result.loo else float("nan"),
+        "elpd_loo_se": result.loo.se if result.loo else float("nan"),
+        "loo_pareto_k_max": result.loo.pareto_k_max if result.loo else float("nan"),
         "n_weeks": frame.n_weeks,
         "window_start": frame.window_start,
         "window_end": frame.window_end,
