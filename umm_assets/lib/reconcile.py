@@ -54,9 +54,9 @@ class FusionMethod(StrEnum):
     CALIBRATED = "calibrated_refit"
 
 
-
 class RefitNotConverged(Exception):
     """Raised by a ``refit`` whose calibrated posterior failed its convergence checks."""
+
 
 @dataclass(frozen=True)
 class ReconcileConfig:

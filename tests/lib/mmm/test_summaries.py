@@ -1,5 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
+
+from umm_assets.lib.mmm.summaries import response_curves_table
 
 DIAG_COLUMNS = {
     "rhat_max",
@@ -116,3 +119,21 @@ def test_diagnostics_row(example_summaries, example_fit):
     assert row.n_weeks == 104 and row.holdout_weeks == 8 and row.chains == 2
     assert 0 < row.r2 <= 1 and 0 <= row.ppc_coverage_90 <= 1 and row.rhat_max > 0.9
     assert row.window_end == pd.Timestamp("2020-12-28")
+
+
+def test_hill_curves_steeper_than_linear_at_zero_still_get_finite_marginal_roas():
+    # draw 0 has slope 0.6 (infinitely steep at spend 0), draw 1 slope 1.5
+    rows = [{"draw": d, "channel": "tv", "geo": "national", "name": name, "value": value}
+            for d, slope in enumerate((0.6, 1.5))
+            for name, value in (("adstock_alpha", 0.5), ("saturation_slope", slope), ("saturation_kappa", 0.4),
+                                ("saturation_beta", 2.0))]
+    spec = {"adstock": "geometric", "l_max": 8, "normalize": True, "saturation": "hill", "channels": ["tv"],
+            "geos": ["national"], "channel_scale": {"national": {"tv": 1000.0}}, "target_scale": {"national": 100.0},
+            "max_weekly_spend": {"tv": 800.0}, "current_spend": {"tv": 400.0}}
+    curves = response_curves_table(pd.DataFrame(rows), spec)
+    assert np.isfinite(curves[["marginal_roas_mean", "marginal_roas_lower", "marginal_roas_upper"]]).all().all()
+    first = curves.iloc[0]
+    step = curves["spend"].iloc[1]
+    steep_first_step = 100 * 2.0 * (step / 1000) ** 0.6 / ((step / 1000) ** 0.6 + 0.4**0.6) / step
+    # the upper quantile sits near the steep draw's first-step return (the other draw's slope at 0 is 0)
+    assert 0.5 * steep_first_step < first["marginal_roas_upper"] <= steep_first_step * (1 + 1e-9)

@@ -27,7 +27,7 @@ from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-mmm.2"
+CODE_VERSION = f"{__version__}-mmm.3"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
@@ -98,9 +98,9 @@ def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig,
     predicted when left out (higher PSIS-LOO elpd); the comparison goes to the log and metadata."""
     if len(fits) == 1:
         return fits[0], None
-    rows = [{"saturation": s.diagnostics.iloc[0]["saturation"], "elpd_loo": float(s.diagnostics.iloc[0]["elpd_loo"]),
-             "elpd_loo_se": float(s.diagnostics.iloc[0]["elpd_loo_se"]),
-             "converged": not checks.convergence_problems(s.diagnostics.iloc[0], config)} for _, s in fits]
+    rows = [{"saturation": d["saturation"], "elpd_loo": float(d["elpd_loo"]), "elpd_loo_se": float(d["elpd_loo_se"]),
+             "converged": not checks.convergence_problems(d, config)}
+            for d in (summaries.diagnostics.iloc[0] for _, summaries in fits)]
     pool = [i for i, row in enumerate(rows) if row["converged"]] or list(range(len(fits)))
     best = max(pool, key=lambda i: rows[i]["elpd_loo"])
     comparison = pd.DataFrame(rows).assign(chosen=[i == best for i in range(len(rows))])

@@ -19,7 +19,8 @@ Tables and columns
                     (posterior predictive).
 ``response_curves`` channel, spend (weekly grid 0 … 2 × max observed weekly spend, 50
                     points), response_mean/lower/upper (steady-state weekly revenue),
-                    marginal_roas_mean/lower/upper, current_spend (mean weekly spend of
+                    marginal_roas_mean/lower/upper (at spend 0, draws of a Hill curve with
+                    slope < 1 take the first grid step's return), current_spend (mean weekly spend of
                     the last 13 weeks).
 ``parameters``      parameter, channel ("" if none), geo ("" if none), mean, sd, lower, upper.
 ``parameter_draws`` draw, channel, geo, name, value: adstock and saturation parameters per
@@ -411,6 +412,8 @@ def response_curves_table(parameter_draws: pd.DataFrame, spec: dict[str, Any]) -
         spend[:, j] = grid
         rev, d = model.response(spend, geo_shares=shares, derivative=True)
         r, m = rev[..., j], d[..., j]  # (D, grid)
+        # a Hill curve with slope < 1 is infinitely steep at 0: those draws report the first step's return
+        m[:, 0] = np.where(np.isfinite(m[:, 0]), m[:, 0], (r[:, 1] - r[:, 0]) / grid[1])
         rm, rl, ru = _quantiles(r)
         mm, ml, mu = _quantiles(m)
         parts.append(
