@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 
 from umm_assets.lib.mmm.summaries import response_curves_table
 
