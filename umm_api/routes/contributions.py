@@ -8,10 +8,10 @@ from umm_api.deps import AsOf, Channels, Reader, RequireViewer
 from umm_api.reader import Snapshot
 from umm_api.schemas import ContributionsResponse, ContributionWeek, Interval, clean
 from umm_api.serving import check_channels, serve, text
+from umm_assets.lib.contracts import NATIONAL
 from umm_assets.lib.outputs import MMM_POSTERIOR
 
 router = APIRouter(prefix="/api/v1", tags=["mmm"])
-NATIONAL = "national"
 BASELINE = "baseline"
 
 

@@ -5,8 +5,6 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
-CURRENT_WEEKS = 13  # "current" spend = the mean of the last 13 weeks
-
 
 def trailing_window(weeks: int) -> dg.TimeWindowPartitionMapping:
     """The ``weeks`` weekly partitions ending at the downstream partition (fewer near the first week)."""

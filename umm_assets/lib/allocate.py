@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from umm_assets.lib.mmm.response import ResponseModel, geo_shares_array
+from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel, geo_shares_array
+from umm_assets.lib.weeks import CURRENT_WEEKS
 
-CURRENT_WEEKS = 13
 DEFAULT_MAX_CHANGE = 0.5
 FRONTIER_RATIOS = tuple(np.round(np.linspace(0.5, 1.5, 11), 2))
-Q_LO, Q_HI = 0.05, 0.95
 
 
 class Objective(StrEnum):

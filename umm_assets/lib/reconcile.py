@@ -42,10 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from umm_assets.lib.mmm.response import ResponseModel
+from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel
 from umm_assets.lib.mmm.summaries import response_curves_table
-
-Q_LO, Q_HI = 0.05, 0.95
 
 
 class FusionMethod(StrEnum):

@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 
 WEEK = dt.timedelta(days=7)
+CURRENT_WEEKS = 13  # "current" spend = the mean weekly spend of the last 13 weeks
 
 
 def week_start(day: dt.date) -> dt.date:

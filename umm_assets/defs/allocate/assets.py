@@ -8,11 +8,12 @@ from umm_assets.defs.allocate import checks
 from umm_assets.defs.allocate.config import AllocationRunConfig
 from umm_assets.defs.metadata import line_plot_md, table_md
 from umm_assets.defs.reconcile.assets import posterior_of
-from umm_assets.defs.windows import CURRENT_WEEKS, ending_at, span, window_ins
+from umm_assets.defs.windows import ending_at, span, window_ins
 from umm_assets.lib import allocate
 from umm_assets.lib.mmm.response import geo_shares_array
 from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
+from umm_assets.lib.weeks import CURRENT_WEEKS
 
 CODE_VERSION = f"{__version__}-allocate.1"
 

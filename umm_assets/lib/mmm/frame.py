@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from umm_assets.lib.contracts import NATIONAL
+
 DATE = "date"
 GEO = "geo"
-NATIONAL = "national"
 _RESERVED = {DATE, GEO, "week", "channel", "control", "y", "revenue", "conversions"}
 
 

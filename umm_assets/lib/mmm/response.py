@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NATIONAL = "national"
+from umm_assets.lib.contracts import NATIONAL
+
+Q_LO, Q_HI = 0.05, 0.95  # every reported interval is the central 90 %
 
 
 # ---------------------------------------------------------------------------- kernels

@@ -41,10 +41,9 @@ import pandas as pd
 
 from .fit import FitResult
 from .frame import GEO, NATIONAL
-from .response import ADSTOCK_PARAMS, SATURATION_PARAMS, ResponseModel, geo_shares_array
+from .response import ADSTOCK_PARAMS, Q_HI, Q_LO, SATURATION_PARAMS, ResponseModel, geo_shares_array
+from umm_assets.lib.weeks import CURRENT_WEEKS
 
-Q_LO, Q_HI = 0.05, 0.95
-CURRENT_WEEKS = 13
 GRID_POINTS = 50
 
 
