@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tests.public_datasets import DATA
-from umm_assets.defs.model.checks import convergence_problems
+from umm_assets.defs.model.checks import fit_converging
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.lib import demo, ingest
 from umm_assets.lib.contracts import ATTRIBUTION, CONTROLS, OUTCOMES, SPEND, TESTS
@@ -115,10 +115,8 @@ def mape(estimates: dict[str, float], truth: dict[str, float]) -> float:
 def fit_converged(frame, config: MMMConfig, **fit_kwargs):
     """Fit as the ``mmm_posterior`` stage does: once, then once more with longer sampling if the
     platform's convergence checks fail (its default policy). Returns the result and its summaries."""
-    policy = MMMRunConfig()
-    result = MMMFitter(config).fit(frame, **fit_kwargs)
-    summaries = summarize(result)
-    if convergence_problems(summaries.diagnostics.iloc[0], policy):
-        result = MMMFitter(policy.escalated(config, summaries.diagnostics.iloc[0])).fit(frame, **fit_kwargs)
-        summaries = summarize(result)
-    return result, summaries
+    def fit(cfg: MMMConfig):
+        result = MMMFitter(cfg).fit(frame, **fit_kwargs)
+        return result, summarize(result)
+
+    return fit_converging(fit, config, MMMRunConfig())

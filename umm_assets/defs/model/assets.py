@@ -81,16 +81,11 @@ def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str,
 
 def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mmm_config, frame, week: str,
                     label: str):
-    """Fit; if the convergence checks fail, sample once more, longer (``MMMRunConfig.escalated``)."""
-    result, summaries = _fit(context, fitter_for(mmm_config), frame, week, label)
-    problems = checks.convergence_problems(summaries.diagnostics.iloc[0], config)
-    if problems and config.escalate:
-        longer = config.escalated(mmm_config, summaries.diagnostics.iloc[0])
-        context.log.warning(f"mmm_posterior[{week}]{' ' + label if label else ''}: not converged "
-                            f"({', '.join(problems)}); sampling again with tune {longer.tune}, draws {longer.draws}, "
-                            f"target_accept {longer.target_accept}")
-        result, summaries = _fit(context, fitter_for(longer), frame, week, f"{label} again".strip())
-    return result, summaries
+    def fit(cfg):
+        return _fit(context, fitter_for(cfg), frame, week, label if cfg is mmm_config else f"{label} again".strip())
+
+    where = f"mmm_posterior[{week}]{' ' + label if label else ''}"
+    return checks.fit_converging(fit, mmm_config, config, lambda message: context.log.warning(f"{where}: {message}"))
 
 
 def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig, week: str):

@@ -1,9 +1,13 @@
 """Checks of ``mmm_posterior``: convergence (blocking) and out-of-sample error (warning)."""
 
+from collections.abc import Callable
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
 from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.lib.mmm.config import MMMConfig
 
 ASSET = "mmm_posterior"
 CONVERGENCE = "convergence"
@@ -29,6 +33,21 @@ def convergence_problems(diagnostics: pd.Series, config: MMMRunConfig) -> list[s
     if diagnostics["divergences"] > config.divergences_max:
         problems.append(f"{int(diagnostics['divergences'])} divergences > {config.divergences_max}")
     return problems
+
+
+def fit_converging(fit: Callable[[MMMConfig], tuple[Any, Any]], mmm_config: MMMConfig, policy: MMMRunConfig,
+                   warn: Callable[[str], None] = lambda message: None) -> tuple[Any, Any]:
+    """The platform's fitting policy: ``fit(mmm_config) -> (result, summaries)``, and if the convergence
+    checks fail (and ``policy.escalate``), once more with longer sampling (:meth:`MMMRunConfig.escalated`).
+    Returns the last attempt; whether it converged is for the caller to check."""
+    result, summaries = fit(mmm_config)
+    diagnostics = summaries.diagnostics.iloc[0]
+    if (problems := convergence_problems(diagnostics, policy)) and policy.escalate:
+        longer = policy.escalated(mmm_config, diagnostics)
+        warn(f"not converged ({', '.join(problems)}); sampling again with tune {longer.tune}, draws {longer.draws}, "
+             f"target_accept {longer.target_accept}")
+        result, summaries = fit(longer)
+    return result, summaries
 
 
 def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> list[dg.AssetCheckResult]:

@@ -7,7 +7,7 @@ from umm_assets import __version__
 from umm_assets.defs.io_manager import PartitionView
 from umm_assets.defs.metadata import table_md
 from umm_assets.defs.model.assets import RunLog, fitter_for
-from umm_assets.defs.model.checks import convergence_problems
+from umm_assets.defs.model.checks import convergence_problems, fit_converging
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
@@ -29,10 +29,15 @@ def posterior_of(view: PartitionView) -> Posterior:
     return Posterior.from_tables(view.table)
 
 
-def _calibrated_fit(context: dg.AssetExecutionContext, frame, tests: pd.DataFrame, mmm_config: MMMConfig, label: str):
-    fitter = fitter_for(mmm_config)
-    fitter.progress = RunLog(context, label)
-    return summarize(fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False))
+def _calibrated_fit(context: dg.AssetExecutionContext, frame, tests: pd.DataFrame, first: MMMConfig, label: str):
+    """``fit(config) -> (result, summaries)``: the MMM with the lift tests as likelihoods (for fit_converging)."""
+    def fit(mmm_config: MMMConfig):
+        fitter = fitter_for(mmm_config)
+        fitter.progress = RunLog(context, label if mmm_config is first else f"{label} again")
+        result = fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False)
+        return result, summarize(result)
+
+    return fit
 
 
 def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
@@ -79,15 +84,12 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                 context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(tests)} lift test(s) "
                                  "as likelihoods in their own units")
                 label = f"reconciled_lift[{week}] calibrated refit"
-                summaries = _calibrated_fit(context, frame, tests, mmm_config, label)
+                policy = gate.model_copy(update={"escalate": not config.allow_unconverged})  # as mmm_posterior's
+                _, summaries = fit_converging(_calibrated_fit(context, frame, tests, mmm_config, label), mmm_config,
+                                              policy, lambda message: context.log.warning(f"{label}: {message}"))
                 problems = convergence_problems(summaries.diagnostics.iloc[0], gate)
-                if problems and not config.allow_unconverged:  # the same policy as mmm_posterior: once more, longer
-                    longer = gate.escalated(mmm_config, summaries.diagnostics.iloc[0])
-                    context.log.warning(f"{label}: not converged ({', '.join(problems)}); sampling again with "
-                                        f"tune {longer.tune}, draws {longer.draws}")
-                    summaries = _calibrated_fit(context, frame, tests, longer, label + " again")
-                    if problems := convergence_problems(summaries.diagnostics.iloc[0], gate):
-                        raise RefitNotConverged(", ".join(problems))
+                if problems and not config.allow_unconverged:
+                    raise RefitNotConverged(", ".join(problems))
                 return Posterior.from_summaries(summaries)
 
             result = reconcile(posterior, tests, spend, attribution, config.reconcile_config(), refit=refit)
