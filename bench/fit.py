@@ -101,6 +101,9 @@ def main() -> None:
     env = {**os.environ, "UMM_RAW_URI": str(work / "raw"), "UMM_DATA_DIR": str(work / "warehouse"),
            "DAGSTER_HOME": str(home), "UMM_FIRST_WEEK": truth["first_week"], "UMM_LOG_LEVEL": "WARNING",
            "PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", f"base_compiledir={ROOT / '.cache' / 'pytensor'}")}
+    # the bare script's model, fitted once: the platform's default (saturation auto) would fit it and Hill
+    (work / "run.json").write_text(json.dumps({"mmm_posterior": {"saturation": "logistic"}}))
+    env["UMM_RUN_CONFIG"] = str(work / "run.json")
     umm = [sys.executable, "-m", "umm_assets.cli"]
     print(f"data: {work} ({len(weeks)} weeks, model window {WINDOW}); as-of {as_of.date()}", flush=True)
     run([*umm, "materialize", "--from", truth["first_week"], "--to", truth["last_week"], "--select", VALIDATED], env)

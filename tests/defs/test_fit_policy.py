@@ -1,10 +1,11 @@
-"""The fitting policy shared by mmm_posterior, the calibrated refit and the recovery tests."""
+"""The fitting policy shared by mmm_posterior, the calibrated refit and the recovery tests, and how
+mmm_posterior chooses between saturations (its default, auto)."""
 
 from types import SimpleNamespace
 
 import pandas as pd
 
-from umm_assets.defs.model.checks import fit_converging
+from umm_assets.defs.model.checks import fit_converging, loo_comparison
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.lib.mmm.config import MMMConfig
 
@@ -37,3 +38,21 @@ def test_no_second_attempt_when_escalation_is_off():
     asked = []
     _, last = fit_converging(lambda c: (asked.append(c), summaries(1.2)), MMMConfig(), MMMRunConfig(escalate=False))
     assert len(asked) == 1 and last.diagnostics.iloc[0]["rhat_max"] == 1.2
+
+
+def test_saturation_is_chosen_by_loo_among_converged_fits_and_among_all_when_none_converged():
+    def fit(saturation: str, elpd: float, rhat: float) -> pd.Series:
+        return pd.Series({"saturation": saturation, "elpd_loo": elpd, "elpd_loo_se": 9.0, "rhat_max": rhat,
+                          "ess_bulk_min": 900.0, "ess_tail_min": 900.0, "divergences": 0})
+
+    def chosen(*fits: pd.Series) -> str:
+        table = loo_comparison(list(fits), MMMRunConfig())
+        assert table["chosen"].sum() == 1
+        return table.loc[table["chosen"], "saturation"].item()
+
+    assert chosen(fit("logistic", 390.0, 1.001), fit("hill", 392.6, 1.001)) == "hill"
+    assert chosen(fit("logistic", 413.6, 1.001), fit("hill", 412.8, 1.001)) == "logistic"
+    # a better elpd does not make up for failed convergence checks
+    assert chosen(fit("logistic", 390.0, 1.001), fit("hill", 400.0, 1.05)) == "logistic"
+    assert chosen(fit("logistic", 390.0, 1.08), fit("hill", 385.0, 1.05)) == "logistic"
+    assert MMMRunConfig().saturation == "auto"

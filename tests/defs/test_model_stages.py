@@ -192,10 +192,11 @@ def _markdown_table(text: str) -> pd.DataFrame:
     return pd.DataFrame([[cell.strip() for cell in row] for row in lines[2:]], columns=[c.strip() for c in lines[0]])
 
 
-def test_saturation_auto_keeps_the_fit_loo_prefers_and_the_calibrated_refit_follows_it(modelled):
+def test_by_default_both_saturations_are_fitted_and_the_one_loo_prefers_is_kept_and_refitted(modelled):
     platform, _ = modelled
     week = platform.weeks[-2]
-    auto = {**OP_CONFIG, "mmm_posterior": {**OP_CONFIG["mmm_posterior"], "saturation": "auto", "holdout_weeks": 0}}
+    defaults = {k: v for k, v in OP_CONFIG["mmm_posterior"].items() if k != "saturation"}  # the default: auto
+    auto = {**OP_CONFIG, "mmm_posterior": {**defaults, "holdout_weeks": 0}}
     result = materialize_range(platform.defs, platform.instance, MODEL_CHAIN[:2], week, log_level="WARNING",
                                op_config=auto)
     assert result.success, failure_messages(result)

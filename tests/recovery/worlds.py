@@ -18,15 +18,14 @@ import numpy as np
 import pandas as pd
 
 from tests.public_datasets import DATA
-from umm_assets.defs.model.checks import fit_converging
+from umm_assets.defs.model.checks import fit_converging, loo_comparison
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.lib import demo, ingest
 from umm_assets.lib.contracts import ATTRIBUTION, CONTROLS, OUTCOMES, SPEND, TESTS
 from umm_assets.lib.landing import LocalLandingZone
-from umm_assets.lib.mmm.config import MMMConfig
+from umm_assets.lib.mmm.config import MMMConfig, Saturation
 from umm_assets.lib.mmm.fit import MMMFitter
 from umm_assets.lib.mmm.summaries import summarize
-
 
 
 @dataclass
@@ -120,3 +119,13 @@ def fit_converged(frame, config: MMMConfig, **fit_kwargs):
         return result, summarize(result)
 
     return fit_converging(fit, config, MMMRunConfig())
+
+
+def fit_chosen(frame, config: MMMConfig, **fit_kwargs):
+    """Fit as ``mmm_posterior``'s default (``saturation: auto``) does: each saturation through
+    :func:`fit_converged`, keeping the one PSIS-LOO prefers. Returns the kept result, its summaries
+    and the comparison table."""
+    fits = [fit_converged(frame, config.replace(saturation=s), **fit_kwargs) for s in Saturation]
+    comparison = loo_comparison([summaries.diagnostics.iloc[0] for _, summaries in fits], MMMRunConfig())
+    result, summaries = fits[int(comparison["chosen"].to_numpy().argmax())]
+    return result, summaries, comparison

@@ -27,7 +27,7 @@ from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-mmm.3"
+CODE_VERSION = f"{__version__}-mmm.4"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
@@ -89,19 +89,15 @@ def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mmm
 
 
 def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig, week: str):
-    """The fit to keep: the only one, or (saturation ``auto``) the converged one whose weeks are best
-    predicted when left out (higher PSIS-LOO elpd); the comparison goes to the log and metadata."""
+    """The fit to keep: the only one, or (saturation ``auto``) the one :func:`checks.loo_comparison`
+    chooses; the comparison goes to the log and metadata."""
     if len(fits) == 1:
         return fits[0], None
-    rows = [{"saturation": d["saturation"], "elpd_loo": float(d["elpd_loo"]), "elpd_loo_se": float(d["elpd_loo_se"]),
-             "converged": not checks.convergence_problems(d, config)}
-            for d in (summaries.diagnostics.iloc[0] for _, summaries in fits)]
-    pool = [i for i, row in enumerate(rows) if row["converged"]] or list(range(len(fits)))
-    best = max(pool, key=lambda i: rows[i]["elpd_loo"])
-    comparison = pd.DataFrame(rows).assign(chosen=[i == best for i in range(len(rows))])
-    context.log.info(f"mmm_posterior[{week}]: saturation {rows[best]['saturation']} chosen by PSIS-LOO: "
-                     + "; ".join(f"{r['saturation']} elpd {r['elpd_loo']:.1f} ± {r['elpd_loo_se']:.1f}"
-                                 f"{'' if r['converged'] else ' (not converged)'}" for r in rows))
+    comparison = checks.loo_comparison([summaries.diagnostics.iloc[0] for _, summaries in fits], config)
+    best = int(comparison["chosen"].to_numpy().argmax())
+    context.log.info(f"mmm_posterior[{week}]: saturation {comparison['saturation'][best]} chosen by PSIS-LOO: "
+                     + "; ".join(f"{r.saturation} elpd {r.elpd_loo:.1f} ± {r.elpd_loo_se:.1f}"
+                                 f"{'' if r.converged else ' (not converged)'}" for r in comparison.itertuples()))
     return fits[best], comparison
 
 

