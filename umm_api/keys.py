@@ -140,12 +140,6 @@ class KeyStore:
         """Every key (revoked ones too), oldest first."""
         return [record for record, _, _ in self._load().values()]
 
-    def get(self, key_id: str) -> ApiKey:
-        entry = self._load().get(key_id)
-        if entry is None:
-            raise UnknownKey(f"no API key with id {key_id!r}")
-        return entry[0]
-
     def verify(self, presented: str) -> ApiKey | None:
         """The active key whose secret this is, or None. Constant-time in everything but the length."""
         match = KEY_PATTERN.fullmatch(presented)

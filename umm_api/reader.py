@@ -75,10 +75,6 @@ class LRU:
     def __len__(self) -> int:
         return len(self._data)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
 
 @dataclass(frozen=True)
 class Cached:

@@ -55,4 +55,5 @@ def test_saturation_is_chosen_by_loo_among_converged_fits_and_among_all_when_non
     # a better elpd does not make up for failed convergence checks
     assert chosen(fit("logistic", 390.0, 1.001), fit("hill", 400.0, 1.05)) == "logistic"
     assert chosen(fit("logistic", 390.0, 1.08), fit("hill", 385.0, 1.05)) == "logistic"
+    assert chosen(fit("logistic", float("nan"), 1.001), fit("hill", 385.0, 1.001)) == "hill"  # LOO failed
     assert MMMRunConfig().saturation == "auto"

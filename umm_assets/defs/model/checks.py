@@ -61,7 +61,8 @@ def loo_comparison(diagnostics: list[pd.Series], policy: MMMRunConfig) -> pd.Dat
         "converged": [not convergence_problems(d, policy) for d in diagnostics],
     })
     pool = table[table["converged"]] if table["converged"].any() else table
-    return table.assign(chosen=table.index == pool["elpd_loo"].idxmax())
+    best = pool["elpd_loo"].fillna(-float("inf")).idxmax()  # a fit without LOO is never preferred
+    return table.assign(chosen=table.index == best)
 
 
 def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> list[dg.AssetCheckResult]:

@@ -80,8 +80,6 @@ class Phase(StrEnum):
     DETERMINISTICS = "deterministics"
     POSTERIOR_PREDICTIVE = "posterior_predictive"
     HOLDOUT = "holdout"
-    SUMMARIES = "summaries"
-    DONE = "done"
 
 
 # ---------------------------------------------------------------------------- fitting
