@@ -21,12 +21,13 @@ from umm_assets.lib.mmm.frame import build_model_frame
 from umm_assets.lib.reconcile import Posterior, ReconcileConfig, reconcile
 
 pytestmark = pytest.mark.slow
-# 11: the world where the saturation family decides the plan (logistic curves captured 8 %, Hill 85 %)
+# 11: the world where the saturation family decides the plan (logistic curves captured 8-11 %, Hill 81-85 %)
+# and LOO cannot tell them apart (0.7 ± 1.9): the tie rule must keep Hill
 DEMO_SEEDS = (3, 7, 11)
 # Measured, not yet met (issue 5 stays open): on seed 7 even the Hill curves LOO keeps put search's
 # marginal ROAS too high, so the plan adds search where the truth would add TV and social.
 # The recommendation must still beat the current split.
-ALLOCATION_SHORTFALL = {"demo seed 7": "the kept Hill curves over-rate search's marginal return (62 % measured; "
+ALLOCATION_SHORTFALL = {"demo seed 7": "the kept Hill curves over-rate search's marginal return (62-64 % measured; "
                                        "target 70 %)"}
 
 

@@ -123,9 +123,10 @@ def fit_converged(frame, config: MMMConfig, **fit_kwargs):
 
 def fit_chosen(frame, config: MMMConfig, **fit_kwargs):
     """Fit as ``mmm_posterior``'s default (``saturation: auto``) does: each saturation through
-    :func:`fit_converged`, keeping the one PSIS-LOO prefers. Returns the kept result, its summaries
+    :func:`fit_converged`, keeping the one :func:`loo_comparison` chooses. Returns the kept result, its summaries
     and the comparison table."""
     fits = [fit_converged(frame, config.replace(saturation=s), **fit_kwargs) for s in Saturation]
-    comparison = loo_comparison([summaries.diagnostics.iloc[0] for _, summaries in fits], MMMRunConfig())
+    comparison = loo_comparison([(summaries.diagnostics.iloc[0], result.loo.pointwise) for result, summaries in fits],
+                                MMMRunConfig())
     result, summaries = fits[int(comparison["chosen"].to_numpy().argmax())]
     return result, summaries, comparison

@@ -49,7 +49,10 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
         "diagnostics": _schema("diagnostics", {
             "rhat_max": float, "ess_bulk_min": float, "ess_tail_min": float, "divergences": int, "mape": float,
             "r2": float, "holdout_mape": float, "holdout_weeks": int, "ppc_coverage_90": float, "n_weeks": int,
-            "window_start": "datetime64[ns]", "window_end": "datetime64[ns]"}, nullable=("holdout_mape",)),
+            "window_start": "datetime64[ns]", "window_end": "datetime64[ns]",
+            # the convergence thresholds the fit was held to (see defs/model/checks.py)
+            "check_rhat_max": float, "check_ess_min": float, "check_divergences_max": float},
+            nullable=("holdout_mape",)),
     },
     RECONCILED_LIFT: {
         "reconciled": _schema("reconciled", {

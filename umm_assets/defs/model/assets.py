@@ -93,11 +93,14 @@ def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig,
     chooses; the comparison goes to the log and metadata."""
     if len(fits) == 1:
         return fits[0], None
-    comparison = checks.loo_comparison([summaries.diagnostics.iloc[0] for _, summaries in fits], config)
+    comparison = checks.loo_comparison(
+        [(summaries.diagnostics.iloc[0], result.loo.pointwise if result.loo else None) for result, summaries in fits],
+        config)
     best = int(comparison["chosen"].to_numpy().argmax())
     context.log.info(f"mmm_posterior[{week}]: saturation {comparison['saturation'][best]} chosen by PSIS-LOO: "
-                     + "; ".join(f"{r.saturation} elpd {r.elpd_loo:.1f} ± {r.elpd_loo_se:.1f}"
-                                 f"{'' if r.converged else ' (not converged)'}" for r in comparison.itertuples()))
+                     + "; ".join(f"{r.saturation} elpd {r.elpd_loo:.1f} (difference {r.elpd_diff:+.1f} ± "
+                                 f"{r.elpd_diff_se:.1f}){'' if r.converged else ' (not converged)'}"
+                                 for r in comparison.itertuples()))
     return fits[best], comparison
 
 
@@ -135,7 +138,9 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
             (result, summaries), comparison = _choose(context, [
                 _fit_converging(context, config, candidate, frame, week, candidate.saturation.value if labelled else "")
                 for candidate in candidates], config, week)
-            tables = validate_outputs(MMM_POSTERIOR, summaries.tables())
+            tables = summaries.tables()
+            tables["diagnostics"] = tables["diagnostics"].assign(**checks.thresholds_record(config))
+            tables = validate_outputs(MMM_POSTERIOR, tables)
             model_file = _scratch() / f"{week}-{context.run_id}.nc"
             save_fit(result, model_file)
             values[week] = Stored(tables, files={MODEL_FILE: model_file},

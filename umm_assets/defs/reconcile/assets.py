@@ -7,8 +7,7 @@ from umm_assets import __version__
 from umm_assets.defs.io_manager import PartitionView
 from umm_assets.defs.metadata import table_md
 from umm_assets.defs.model.assets import RunLog, fitter_for
-from umm_assets.defs.model.checks import convergence_problems, fit_converging
-from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.model.checks import convergence_problems, fit_converging, stored_thresholds
 from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
 from umm_assets.defs.windows import ending_at, span, window_ins
@@ -59,10 +58,10 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                         validated_controls: pd.DataFrame, validated_attribution: pd.DataFrame):
         views = mmm_posterior if isinstance(mmm_posterior, dict) else {context.partition_keys[0]: mmm_posterior}
         values, last = {}, None
-        gate = MMMRunConfig()  # the platform's convergence thresholds, for the stored and the refitted posterior
         for week in context.partition_keys:
             view = views[week]
             diagnostics = view.table("diagnostics").iloc[0]
+            gate = stored_thresholds(diagnostics)  # what mmm_posterior held it to, for it and its refit
             problems = convergence_problems(diagnostics, gate)
             if problems and not config.allow_unconverged:
                 raise dg.Failure(f"reconciled_lift[{week}]: mmm_posterior[{week}] did not converge "
@@ -77,7 +76,7 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
             overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(config, k)) is not None}
             refit_config = MMMConfig.from_dict(posterior.spec["model_config"]).replace(holdout_weeks=0, **overrides)
 
-            def refit(week=week, spend=spend, mmm_config=refit_config):
+            def refit(week=week, spend=spend, mmm_config=refit_config, gate=gate):
                 frame = build_model_frame(spend, ending_at(validated_outcomes, week, window_weeks),
                                           ending_at(validated_controls, week, window_weeks), end_week=week,
                                           window_weeks=window_weeks, min_weeks=mmm_config.min_weeks)

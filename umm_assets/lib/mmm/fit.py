@@ -112,11 +112,13 @@ class HoldoutResult:
 class LooResult:
     """PSIS-LOO of the fitted weeks: expected log predictive density of a week left out (``elpd``, in the
     model's scaled units, so comparable between models of the same window only), its standard error,
-    and the largest Pareto k (above 0.7 the estimate is unreliable)."""
+    and the largest Pareto k (above 0.7 the estimate is unreliable). ``pointwise``: each week's elpd,
+    for paired comparisons of two models of the same weeks (not stored)."""
 
     elpd: float
     se: float
     pareto_k_max: float
+    pointwise: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -414,7 +416,8 @@ def loo(result: FitResult) -> LooResult:
                                                    progressbar=False)
     tree = DataTree.from_dict({"posterior": result.idata["posterior"].to_dataset(), "log_likelihood": log_likelihood})
     estimate = az.loo(tree)
-    return LooResult(float(estimate.elpd), float(estimate.se), float(np.nanmax(np.asarray(estimate.pareto_k))))
+    return LooResult(float(estimate.elpd), float(estimate.se), float(np.nanmax(np.asarray(estimate.pareto_k))),
+                     np.asarray(estimate.elpd_i, dtype=float).ravel())
 
 
 def psis_holdout(result: FitResult, weeks: int) -> HoldoutResult | None:
