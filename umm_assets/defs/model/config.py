@@ -11,8 +11,9 @@ AUTO = "auto"
 
 
 class MMMRunConfig(dg.Config):
-    # "auto" (default): fit logistic and Hill, keep the one with the higher PSIS-LOO elpd (twice the cost;
-    # on the demo's Hill-shaped worlds it turned plans capturing 8-19 % of the true uplift into 63-85 %).
+    # "auto" (default): fit logistic and Hill, keep the one checks.loo_comparison chooses (higher PSIS-LOO
+    # elpd among converged fits, Hill on a tie; twice the cost: on the demo's Hill-shaped worlds it turned
+    # plans capturing 8-19 % of the true uplift into 63-85 %).
     # "logistic" | "hill": fit that one only.
     saturation: str = AUTO
     chains: int | None = None
