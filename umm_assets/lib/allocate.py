@@ -7,9 +7,17 @@ gradient of :meth:`ResponseModel.response`, started from several points because 
 S-shaped. A run that stops where it started, or on flat gradients (pymc-marketing#1624, #1681), or
 whose answer violates the optimality conditions, is reported as failed, never returned as optimal.
 
-Objectives: ``expected`` (mean revenue over posterior draws) or ``cvar`` (mean revenue over the worst
-``alpha`` share of draws: a risk-averse plan). Uplift is reported per draw against the current mix at
-the same budget, with its 90 % interval.
+Objectives: ``expected`` (mean revenue over posterior draws) or ``cvar`` (the default: mean uplift over
+the current mix at the same budget in the worst ``alpha`` share of draws, a plan that moves money only
+where the gain holds across the posterior). Uplift is reported per draw against the current mix at the
+same budget, with its 90 % interval.
+
+Why the uplift, and why the default: ranking draws by total revenue picks the draws in which media earns
+least overall, which no split can change; ranking them by uplift picks the draws in which the move itself
+goes wrong. Scored with the true response curves of six demo worlds (12 fits, logistic and Hill), plans
+maximizing the worst quarter's uplift captured 78-100 % of the attainable uplift on the Hill fits (mean
+92 %, the expected-revenue plans 63-99 %, mean 86 %) and were never worse; revenue CVaR was +2 points.
+The expected plan over-moves into channels whose curve the data barely identifies.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ FRONTIER_RATIOS = tuple(np.round(np.linspace(0.5, 1.5, 11), 2))
 class Objective(StrEnum):
     EXPECTED = "expected"
     CVAR = "cvar"
+
+
+DEFAULT_OBJECTIVE = Objective.CVAR
+DEFAULT_CVAR_ALPHA = 0.25  # the worst quarter of draws
 
 
 class InfeasibleBudget(ValueError):
@@ -117,20 +129,33 @@ class Solution:
     iterations: int
 
 
-def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, alpha: float):
+def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, alpha: float,
+               reference: np.ndarray):
+    """Value and gradient of the revenue gained over the ``reference`` mix (per draw, then the mean or
+    the worst-``alpha`` mean)."""
     evaluate = model.steady_state(shares)
 
-    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+    def at(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # a Hill curve with slope < 1 has an infinite derivative at 0: evaluate a hair above it
-        x = np.maximum(x, 1e-9 * max(float(np.sum(x)), 1.0))
-        revenue, marginal = evaluate(x)  # (D, C)
-        totals = revenue.sum(axis=1)
+        revenue, marginal = evaluate(np.maximum(x, 1e-9 * max(float(np.sum(x)), 1.0)))  # (D, C)
+        return revenue.sum(axis=1), marginal
+
+    reference_revenue = at(reference)[0]
+
+    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        revenue, marginal = at(x)
+        uplift = revenue - reference_revenue
         if objective == Objective.CVAR:
-            worst = np.argsort(totals)[: max(1, int(np.ceil(alpha * len(totals))))]
-            return float(totals[worst].mean()), marginal[worst].mean(axis=0)
-        return float(totals.mean()), marginal.mean(axis=0)
+            worst = np.argsort(uplift)[: max(1, int(np.ceil(alpha * len(uplift))))]
+            return float(uplift[worst].mean()), marginal[worst].mean(axis=0)
+        return float(uplift.mean()), marginal.mean(axis=0)
 
     return value_and_grad
+
+
+def _current_mix(problem: Problem) -> np.ndarray:
+    """The current split scaled to the problem's budget (what uplift is measured against)."""
+    return _project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem)
 
 
 def _project(x: np.ndarray, problem: Problem) -> np.ndarray:
@@ -158,14 +183,14 @@ def _kkt_violation(x: np.ndarray, grad: np.ndarray, problem: Problem) -> float:
     return max(0.0, (best_gain - least_loss) / scale)
 
 
-def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
-             alpha: float = 0.1, shares: np.ndarray | None = None, warm_start: np.ndarray | None = None) -> Solution:
+def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = DEFAULT_OBJECTIVE,
+             alpha: float = DEFAULT_CVAR_ALPHA, shares: np.ndarray | None = None, warm_start: np.ndarray | None = None) -> Solution:
     """Maximize the objective over the feasible set; detect failures.
 
     From ``warm_start`` alone when given and it leads to a verified optimum (the fast path for
     scenarios near a stored solution), else from several starts (Hill curves are S-shaped)."""
     shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
-    value_and_grad = _objective(model, shares, objective, alpha)
+    value_and_grad = _objective(model, shares, objective, alpha, _current_mix(problem))
     scale = max(problem.budget, 1.0)
     free = ~problem.locked & (problem.upper > problem.lower)
     if free.sum() <= 1 or problem.budget == problem.lower.sum() or problem.budget == problem.upper.sum():
@@ -189,7 +214,7 @@ def optimize(model: ResponseModel, problem: Problem, *, objective: Objective = O
         x, (value, grad), result = solve(_project(np.asarray(warm_start, float), problem))
         if result.nit > 1 and _kkt_violation(x, grad, problem) <= 1e-3 and np.abs(grad[free]).max() >= 1e-12:
             return Solution(x, "optimal", str(result.message), int(result.nit))
-    starts = [_project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem),
+    starts = [_current_mix(problem),
               _project((problem.lower + problem.upper) / 2, problem),
               _project(problem.lower + (problem.upper - problem.lower) * 0.25, problem)]
     best, best_value, best_result = None, -np.inf, None
@@ -218,9 +243,9 @@ def _interval(values: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, objective: Objective,
-             shares: np.ndarray) -> AllocationResult:
+             alpha: float, shares: np.ndarray) -> AllocationResult:
     """The allocation table and summary: per-draw uplift against the current mix at the same budget."""
-    baseline = _project(problem.current * problem.budget / max(problem.current.sum(), 1e-12), problem)
+    baseline = _current_mix(problem)
     rev_rec, marg_rec = model.response(solution.spend, geo_shares=shares, derivative=True)
     rev_base, marg_base = model.response(baseline, geo_shares=shares, derivative=True)
     uplift = _interval(rev_rec.sum(axis=1) - rev_base.sum(axis=1))
@@ -240,6 +265,7 @@ def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, obje
         "budget": problem.budget,
         "current_total": float(problem.current.sum()),
         "objective": str(objective),
+        "cvar_alpha": alpha,
         "status": solution.status,
         "expected_revenue_current": float(rev_base.sum(axis=1).mean()),
         "expected_revenue_recommended": float(rev_rec.sum(axis=1).mean()),
@@ -250,16 +276,16 @@ def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, obje
     return AllocationResult(allocation, summary, rev_rec.sum(axis=1))
 
 
-def allocate(model: ResponseModel, problem: Problem, *, objective: Objective = Objective.EXPECTED,
-             alpha: float = 0.1, shares: np.ndarray | None = None,
+def allocate(model: ResponseModel, problem: Problem, *, objective: Objective = DEFAULT_OBJECTIVE,
+             alpha: float = DEFAULT_CVAR_ALPHA, shares: np.ndarray | None = None,
              warm_start: np.ndarray | None = None) -> AllocationResult:
     shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
     solution = optimize(model, problem, objective=objective, alpha=alpha, shares=shares, warm_start=warm_start)
-    return evaluate(model, problem, solution, objective=objective, shares=shares)
+    return evaluate(model, problem, solution, objective=objective, alpha=alpha, shares=shares)
 
 
 def frontier(model: ResponseModel, problem: Problem, *, ratios: Sequence[float] = FRONTIER_RATIOS,
-             objective: Objective = Objective.EXPECTED, alpha: float = 0.1,
+             objective: Objective = DEFAULT_OBJECTIVE, alpha: float = DEFAULT_CVAR_ALPHA,
              shares: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Optimal revenue over a range of budgets (ratios of the current total); infeasible budgets are skipped."""
     rows, allocations = [], []
@@ -296,6 +322,7 @@ class ScenarioSolver:
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
         summary = tables["summary"].iloc[0]
         self.objective = Objective(summary["objective"])
+        self.alpha = float(summary.get("cvar_alpha", 0.1))  # stored before it was recorded: the then default
         self.shares = geo_shares_array(spec)
 
     def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
@@ -314,7 +341,8 @@ class ScenarioSolver:
         problem = build_problem(self.model.channels, self.current, budget, bounds=merged_bounds,
                                 locked=merged_locked)
         warm = self.recommended * problem.budget / max(self.recommended.sum(), 1e-12)  # the stored optimum, rescaled
-        return allocate(self.model, problem, objective=self.objective, shares=self.shares, warm_start=warm)
+        return allocate(self.model, problem, objective=self.objective, alpha=self.alpha, shares=self.shares,
+                        warm_start=warm)
 
 
 def solve_scenario(tables: Mapping[str, pd.DataFrame], budget: float,

@@ -81,7 +81,7 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
             "locked": bool, "marginal_roas_current": float, "marginal_roas_recommended": float,
             "expected_revenue_current": float, "expected_revenue_recommended": float}),
         "summary": _schema("summary", {
-            "budget": float, "current_total": float, "objective": str, "status": str,
+            "budget": float, "current_total": float, "objective": str, "cvar_alpha": float, "status": str,
             "expected_revenue_current": float, "expected_revenue_recommended": float, **_interval("uplift"),
             "iterations": int, "message": str}),
         "frontier": _schema("frontier", {"budget": float, "budget_ratio": float, **_interval("expected_revenue"),

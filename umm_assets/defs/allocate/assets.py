@@ -15,7 +15,7 @@ from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
 from umm_assets.lib.weeks import CURRENT_WEEKS
 
-CODE_VERSION = f"{__version__}-allocate.1"
+CODE_VERSION = f"{__version__}-allocate.2"
 
 
 def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from umm_assets.lib.allocate import DEFAULT_MAX_CHANGE, Objective
+from umm_assets.lib.allocate import DEFAULT_CVAR_ALPHA, DEFAULT_MAX_CHANGE, DEFAULT_OBJECTIVE
 
 
 class AllocationRunConfig(dg.Config):
@@ -12,8 +12,10 @@ class AllocationRunConfig(dg.Config):
     max_change: float = DEFAULT_MAX_CHANGE  # default bounds: current spend × (1 ± max_change)
     bounds_json: str | None = None  # {"channel": [lower, upper]} in weekly spend; null keeps a default side
     locked: list[str] = []  # channels kept at their current spend
-    objective: str = Objective.EXPECTED.value  # expected | cvar
-    cvar_alpha: float = 0.1  # cvar: mean revenue of the worst 10 % of posterior draws
+    # cvar (default): maximize the mean uplift over the current mix in the worst cvar_alpha share of
+    # posterior draws; expected: the mean over all draws (see umm_assets.lib.allocate)
+    objective: str = DEFAULT_OBJECTIVE.value
+    cvar_alpha: float = DEFAULT_CVAR_ALPHA
 
     def bounds(self) -> dict[str, tuple[float | None, float | None]]:
         return {c: (lo, hi) for c, (lo, hi) in json.loads(self.bounds_json or "{}").items()}

@@ -62,7 +62,7 @@ def fit_converging(fit: Callable[[MMMConfig], tuple[Any, Any]], mmm_config: MMMC
     result, summaries = fit(mmm_config)
     diagnostics = summaries.diagnostics.iloc[0]
     if (problems := convergence_problems(diagnostics, policy)) and policy.escalate:
-        longer = policy.escalated(mmm_config, diagnostics)
+        longer = policy.escalated(mmm_config)
         warn(f"not converged ({', '.join(problems)}); sampling again with tune {longer.tune}, draws {longer.draws}, "
              f"target_accept {longer.target_accept}")
         result, summaries = fit(longer)
