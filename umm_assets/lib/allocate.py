@@ -14,10 +14,11 @@ same budget, with its 90 % interval.
 
 Why the uplift, and why the default: ranking draws by total revenue picks the draws in which media earns
 least overall, which no split can change; ranking them by uplift picks the draws in which the move itself
-goes wrong. Scored with the true response curves of six demo worlds (12 fits, logistic and Hill), plans
-maximizing the worst quarter's uplift captured 78-100 % of the attainable uplift on the Hill fits (mean
-92 %, the expected-revenue plans 63-99 %, mean 86 %) and were never worse; revenue CVaR was +2 points.
-The expected plan over-moves into channels whose curve the data barely identifies.
+goes wrong. Scored with the true response curves of six demo worlds, plans maximizing the worst
+quarter's uplift captured 78-100 % of the attainable uplift on the Hill fits (mean 92 %; expected-revenue
+plans 63-99 %, mean 86 %; revenue CVaR 3 points more than expected) and 34-100 % on the logistic fits
+(expected 8-99 %), less on none of the 12. The expected plan over-moves into channels whose curve the
+data barely identify.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel, geo_shares_array
 from umm_assets.lib.weeks import CURRENT_WEEKS
@@ -129,10 +131,17 @@ class Solution:
     iterations: int
 
 
+# The CVaR's kink (which draws are the worst changes as spend moves) is smoothed over this share of the
+# spread of revenue across draws, so that SLSQP converges and its optimality conditions can be verified:
+# with the hard kink most plans stopped where marginal returns still differed by 10-30 %.
+CVAR_SMOOTHING = 0.005
+
+
 def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, alpha: float,
                reference: np.ndarray):
-    """Value and gradient of the revenue gained over the ``reference`` mix (per draw, then the mean or
-    the worst-``alpha`` mean)."""
+    """Value and gradient of the revenue gained over the ``reference`` mix: its mean over draws, or its
+    CVaR (the mean of the worst ``alpha`` share) in Rockafellar and Uryasev's form
+    ``max_t t - E[(t - uplift)+] / alpha`` with ``(z)+`` smoothed to ``eps * softplus(z / eps)``."""
     evaluate = model.steady_state(shares)
 
     def at(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,16 +150,35 @@ def _objective(model: ResponseModel, shares: np.ndarray, objective: Objective, a
         return revenue.sum(axis=1), marginal
 
     reference_revenue = at(reference)[0]
+    eps = CVAR_SMOOTHING * max(float(reference_revenue.std()), 1e-6 * max(abs(float(reference_revenue.mean())), 1.0))
 
     def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         revenue, marginal = at(x)
         uplift = revenue - reference_revenue
         if objective == Objective.CVAR:
-            worst = np.argsort(uplift)[: max(1, int(np.ceil(alpha * len(uplift))))]
-            return float(uplift[worst].mean()), marginal[worst].mean(axis=0)
+            t = _cvar_threshold(uplift, alpha, eps)
+            z = (t - uplift) / eps
+            weights = expit(z) / (alpha * len(uplift))  # sum to one at the optimal t
+            value = t - eps * np.logaddexp(0.0, z).sum() / (alpha * len(uplift))
+            return float(value), weights @ marginal  # the envelope theorem: t's own change drops out
         return float(uplift.mean()), marginal.mean(axis=0)
 
     return value_and_grad
+
+
+def _cvar_threshold(uplift: np.ndarray, alpha: float, eps: float) -> float:
+    """The t where the smoothed share of draws below it is ``alpha`` (safeguarded Newton from the quantile)."""
+    lo, hi = float(uplift.min()) - 50 * eps, float(uplift.max()) + 50 * eps
+    t = float(np.quantile(uplift, alpha))
+    for _ in range(100):
+        s = expit((t - uplift) / eps)
+        gap = float(s.mean()) - alpha
+        if abs(gap) < 1e-12:
+            break
+        lo, hi = (t, hi) if gap < 0 else (lo, t)
+        slope = float((s * (1 - s)).mean()) / eps
+        t = t - gap / slope if slope > 0 and lo < t - gap / slope < hi else (lo + hi) / 2
+    return t
 
 
 def _current_mix(problem: Problem) -> np.ndarray:
