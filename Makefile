@@ -42,3 +42,4 @@ run: sync
 bench: sync
 	$(UV) run --no-sync python bench/fit.py
 	$(UV) run --no-sync python bench/api.py --demo
+	$(UV) run --no-sync python bench/roas_floor.py
