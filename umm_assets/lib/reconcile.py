@@ -40,10 +40,11 @@ from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from umm_assets.lib.mmm.calibration import lift_sd
 from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel
 from umm_assets.lib.mmm.summaries import response_curves_table
+from umm_assets.lib.weeks import shares_inside
 
 
 class FusionMethod(StrEnum):
@@ -131,11 +132,10 @@ def evidence_from_tests(model: ResponseModel, tests: pd.DataFrame, spend_history
             notes.append(f"test {t.test_id}: ran outside the model window {first.date()}..{last.date()}; not used")
             continue
         geo = None if len(model.geos) == 1 or pd.isna(t.geo) or t.geo not in model.geos else t.geo
-        z = norm.ppf(0.5 + float(t.confidence) / 2)
-        sd = max((float(t.lift_ci_upper) - float(t.lift_ci_lower)) / (2 * z), 1e-9 * max(abs(t.lift), 1.0))
+        sd = lift_sd(t.lift, t.lift_ci_lower, t.lift_ci_upper, getattr(t, "confidence", None))
         predicted = model.window_lift_draws(spend_history, t.channel, start, end, geo=geo)
         weeks, weekly = model.weekly_contributions(spend_history, t.channel, geo=geo)
-        total = weekly @ _inside_share(weeks, start, end)
+        total = weekly @ shares_inside(weeks, start, end)
         carry_in = float(np.median(total / np.maximum(predicted, 1e-12)))
         evidence.append(Evidence(str(t.test_id), t.channel, start, end, float(t.lift), sd,
                                  float(t.lift_ci_lower), float(t.lift_ci_upper), geo, predicted, max(carry_in, 1.0)))
@@ -240,16 +240,8 @@ def attribution_signal(attribution: pd.DataFrame, spend: pd.DataFrame, evidence:
     return AttributionSignal(roas, log_bias, source, note)
 
 
-def _inside_share(weeks, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    """Share of each week's 7 days inside [start, end]."""
-    weeks = pd.to_datetime(weeks)
-    lo = np.maximum(weeks.to_numpy(), np.datetime64(start))
-    hi = np.minimum((weeks + pd.Timedelta(days=7)).to_numpy(), np.datetime64(end + pd.Timedelta(days=1)))
-    return np.clip((hi - lo) / np.timedelta64(1, "D"), 0, 7) / 7
-
-
 def _in_window(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    return float((series.to_numpy() * _inside_share(series.index, start, end)).sum())
+    return float((series.to_numpy() * shares_inside(series.index, start, end)).sum())
 
 
 # --- the stage --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 WEEK = dt.timedelta(days=7)
@@ -37,6 +38,15 @@ def parse_week_key(key: str) -> dt.date:
     if day.weekday() != 0:
         raise ValueError(f"week key {key!r} is not a Monday")
     return day
+
+
+def shares_inside(weeks, start, end) -> np.ndarray:
+    """Share of each week's 7 days (weeks keyed by their Monday) that lies inside the days ``start``..``end``,
+    both included: how a test or any dated window is prorated onto weekly rows."""
+    mondays = pd.to_datetime(weeks).to_numpy(dtype="datetime64[ns]")
+    lo = np.maximum(mondays, np.datetime64(pd.Timestamp(start).normalize()))
+    hi = np.minimum(mondays + np.timedelta64(7, "D"), np.datetime64(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+    return np.clip((hi - lo) / np.timedelta64(1, "D"), 0, 7) / 7
 
 
 def weeks_between(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -11,7 +11,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from umm_assets.lib.weeks import shares_inside
+
 from .frame import GEO, NATIONAL, ModelFrame
+
+
+def lift_sd(lift: float, lower: float, upper: float, confidence: float | None = None) -> float:
+    """Standard deviation of a test's measured lift from its interval ``lower``..``upper`` at ``confidence``
+    (default 0.9); never 0, so a test reported with a zero-width interval cannot become an
+    infinite-precision likelihood."""
+    from scipy.stats import norm
+
+    confidence = 0.9 if confidence is None or pd.isna(confidence) else float(confidence)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    return max((float(upper) - float(lower)) / (2 * z), 1e-9 * max(abs(float(lift)), 1.0))
+
+
+def _row_lift_sd(test: pd.Series) -> float:
+    return lift_sd(test["lift"], test["lift_ci_lower"], test["lift_ci_upper"], test.get("confidence"))
 
 
 def lift_tests_to_calibration(
@@ -53,8 +70,6 @@ def lift_tests_to_calibration(
         Rows ``channel``, [``geo``], ``x``, ``delta_x``, ``delta_y``, ``sigma``, and notes
         on tests skipped (unknown channel, no spend in the window and no ``spend`` given).
     """
-    from scipy.stats import norm
-
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
     spend_geo = frame.spend_wide(by_geo=True) if frame.is_geo else frame.spend_wide()
@@ -70,13 +85,11 @@ def lift_tests_to_calibration(
             notes.append(f"test {label}: end before start; skipped")
             continue
         n_weeks = days / 7.0
-        conf = float(t["confidence"]) if pd.notna(t.get("confidence", np.nan)) else 0.9
-        z = float(norm.ppf(0.5 + conf / 2))
-        sd_total = (float(t["lift_ci_upper"]) - float(t["lift_ci_lower"])) / (2 * z)
+        sd_total = _row_lift_sd(t)
         test_spend = float(t["spend"]) if pd.notna(t.get("spend", np.nan)) else None
         geo = t.get("geo", None)
         geo = None if geo is None or pd.isna(geo) or geo == NATIONAL else str(geo)
-        weights = _window_weights(frame.weeks, start, end)
+        weights = shares_inside(frame.weeks, start, end)
 
         if frame.is_geo and geo is None:
             per_geo = {
@@ -143,17 +156,6 @@ def _row(channel: str, geo: str | None, unit: float, dy: float, sigma: float) ->
     return row
 
 
-def _window_weights(weeks: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    """Share of each model week's 7 days inside [start, end] (days → weeks prorated)."""
-    w_start = weeks.to_numpy()
-    lo = np.maximum(w_start, np.datetime64(start.normalize()))
-    hi = np.minimum(
-        w_start + np.timedelta64(7, "D"), np.datetime64(end.normalize() + pd.Timedelta(days=1))
-    )
-    days = (hi - lo) / np.timedelta64(1, "D")
-    return np.clip(days, 0, 7) / 7.0
-
-
 # --- exact-unit calibration ---------------------------------------------------------------------
 
 
@@ -188,7 +190,6 @@ def add_exact_lift_tests(mmm: Any, tests: pd.DataFrame, frame: ModelFrame,
     import pytensor.tensor as pt
     from pytensor.graph.replace import graph_replace
     from pytensor.xtensor import as_xtensor
-    from scipy.stats import norm
 
     model = mmm.model
     contribution, data = model["channel_contribution"], model["channel_data"]
@@ -203,7 +204,7 @@ def add_exact_lift_tests(mmm: Any, tests: pd.DataFrame, frame: ModelFrame,
             notes.append(f"test {label}: channel {channel!r} not in the model; skipped")
             continue
         start, end = pd.Timestamp(t["start_date"]), pd.Timestamp(t["end_date"])
-        weights = _window_weights(frame.weeks, start, end)
+        weights = shares_inside(frame.weeks, start, end)
         if weights.sum() == 0:
             notes.append(f"test {label}: outside the model window; skipped")
             continue
@@ -233,9 +234,7 @@ def add_exact_lift_tests(mmm: Any, tests: pd.DataFrame, frame: ModelFrame,
         if geo is not None:
             per_week = difference[:, frame.geos.index(geo), c]
         predictions.append((per_week * pt.constant(weights)).sum())
-        confidence = float(t["confidence"]) if pd.notna(t.get("confidence", np.nan)) else 0.9
-        sds.append(max((float(t["lift_ci_upper"]) - float(t["lift_ci_lower"])) / (2 * norm.ppf(0.5 + confidence / 2)),
-                       1e-9 * max(abs(float(t["lift"])), 1.0)))
+        sds.append(_row_lift_sd(t))
         observed.append(float(t["lift"]))
     if predictions:
         with model:

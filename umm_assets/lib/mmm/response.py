@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from umm_assets.lib.contracts import NATIONAL
+from umm_assets.lib.weeks import shares_inside
 
 Q_LO, Q_HI = 0.05, 0.95  # every reported interval is the central 90 %
 
@@ -370,7 +371,7 @@ class ResponseModel:
         last = max(series.index.max(), _monday(end) + pd.Timedelta(weeks=l_max))
         weeks = pd.date_range(first, last, freq="7D")
         series = series.reindex(weeks, fill_value=0.0)
-        inside = _inside_share(weeks, start, end)  # (T,)
+        inside = shares_inside(weeks, start, end)  # (T,)
         weight = inside.copy()
         if include_carryover:
             last_in = int(np.flatnonzero(inside > 0).max())
@@ -403,11 +404,6 @@ def _monday(d: pd.Timestamp) -> pd.Timestamp:
     return (d - pd.Timedelta(days=d.weekday())).normalize()
 
 
-def _inside_share(weeks: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    w0 = weeks.to_numpy()
-    lo = np.maximum(w0, np.datetime64(start))
-    hi = np.minimum(w0 + np.timedelta64(7, "D"), np.datetime64(end + pd.Timedelta(days=1)))
-    return np.clip((hi - lo) / np.timedelta64(1, "D"), 0, 7) / 7.0
 
 
 def _spend_series(history: pd.DataFrame, channel: str, geos: tuple[str, ...]) -> pd.DataFrame:
