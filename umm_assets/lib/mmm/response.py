@@ -404,8 +404,6 @@ def _monday(d: pd.Timestamp) -> pd.Timestamp:
     return (d - pd.Timedelta(days=d.weekday())).normalize()
 
 
-
-
 def _spend_series(history: pd.DataFrame, channel: str, geos: tuple[str, ...]) -> pd.DataFrame:
     """Weekly spend of ``channel`` as a frame indexed by week with one column per geo."""
     if "channel" in history.columns:  # long
