@@ -1,7 +1,7 @@
 """How close to the true ROAS can any estimate get on a demo world? The information floor.
 
 An oracle that knows everything about a ``umm demo`` world except the channel coefficients: each
-channel's true adstock and Hill curve, the baseline's exact form (trend, the two seasonal terms,
+channel's true adstock and Hill curve, the baseline's form (trend, two yearly Fourier modes,
 price, promo, holiday) and the noise level. It estimates only the coefficients, by generalised least
 squares on the model window's 156 weeks of revenue plus the three lift tests (each a measurement of
 its channel's coefficient times the true curve's lift over the test window, with the test's own
@@ -29,6 +29,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from umm_assets.lib import demo  # noqa: E402
+from umm_assets.lib.mmm.calibration import lift_sd  # noqa: E402
+from umm_assets.lib.weeks import shares_inside  # noqa: E402
 
 REPORTED_SEEDS = (3, 5, 7, 11, 13, 19)  # the worlds measured in the README
 
@@ -40,24 +42,25 @@ def oracle(seed: int) -> dict[str, float]:
     yearly = 2 * np.pi * world.weeks.dayofyear.to_numpy() / 365.25
     baseline = np.column_stack([np.ones(len(world.weeks)), np.arange(len(world.weeks)), np.sin(yearly),
                                 np.cos(yearly), np.sin(2 * yearly), np.cos(2 * yearly), world.controls.to_numpy()])
-    curves = np.column_stack([c.hill(demo.adstock(world.spend[c.name].to_numpy(), c.alpha)) for c in world.channels])
+
+    def curve(channel: demo.ChannelTruth, spend: np.ndarray) -> np.ndarray:  # contribution per unit of beta
+        return channel.hill(demo.adstock(spend, channel.alpha))
+
+    curves = np.column_stack([curve(c, world.spend[c.name].to_numpy()) for c in world.channels])
     X, y = np.column_stack([baseline, curves])[window], world.revenue.to_numpy()[window]
     first = baseline.shape[1]
-    noise_sd = 0.03 * world.baseline.mean()  # the generator's weekly noise
+    noise_sd = demo.NOISE_SHARE * world.baseline.mean()
     rows, values, sds = [X], [y], [np.full(len(y), noise_sd)]
     for test in world.tests.itertuples():
         channel = world.channels[names.index(test.channel)]
         spend = world.spend[channel.name].to_numpy()
-        start = world.weeks.get_loc(test.start_date)
-        stop = start + ((test.end_date - test.start_date).days + 1) // 7
-        dark = spend.copy()
-        dark[start:stop] = 0
-        row = np.zeros(X.shape[1])
-        row[first + names.index(channel.name)] = (channel.hill(demo.adstock(spend, channel.alpha))
-                                                  - channel.hill(demo.adstock(dark, channel.alpha)))[start:stop].sum()
+        inside = shares_inside(world.weeks, test.start_date, test.end_date)
+        row = np.zeros(X.shape[1])  # the test measures beta times the curve's lift over its window
+        row[first + names.index(channel.name)] = ((curve(channel, spend) - curve(channel, spend * (1 - inside)))
+                                                  * inside).sum()
         rows.append(row[None])
         values.append([test.lift])
-        sds.append([(test.lift_ci_upper - test.lift_ci_lower) / (2 * 1.645)])
+        sds.append([lift_sd(test.lift, test.lift_ci_lower, test.lift_ci_upper, test.confidence)])
     A, b, w = np.vstack(rows), np.concatenate(values), 1 / np.concatenate(sds)
     coef = np.linalg.lstsq(A * w[:, None], b * w, rcond=None)[0][first:]
     cov = np.linalg.inv((A * w[:, None]).T @ (A * w[:, None]))[first:, first:]

@@ -23,6 +23,7 @@ from umm_assets.lib.weeks import WEEK, last_complete_week
 L_MAX = 8
 DEFAULT_WEEKS = 160
 DEFAULT_WINDOW = 156
+NOISE_SHARE = 0.03  # weekly revenue noise sd, as a share of the mean baseline
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def simulate(seed: int = 7, weeks: int = DEFAULT_WEEKS, end_week: dt.date | None
         channels.append(c)
         contributions[c.name] = c.beta * c.hill(adstock(spend[c.name].to_numpy(), c.alpha))
     contributions = pd.DataFrame(contributions, index=index)
-    noise = rng.normal(0, 0.03 * baseline.mean(), weeks)
+    noise = rng.normal(0, NOISE_SHARE * baseline.mean(), weeks)
     world = DemoWorld(index, spend, contributions, pd.Series(baseline, index=index), controls,
                       pd.Series(dtype=float), tuple(channels), pd.DataFrame(), min(window_weeks, weeks))
     world.tests = _lift_tests(world, rng)  # may switch a flighted channel on for its test

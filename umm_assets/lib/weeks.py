@@ -40,7 +40,7 @@ def parse_week_key(key: str) -> dt.date:
     return day
 
 
-def shares_inside(weeks, start, end) -> np.ndarray:
+def shares_inside(weeks, start: dt.date | pd.Timestamp, end: dt.date | pd.Timestamp) -> np.ndarray:
     """Share of each week's 7 days (weeks keyed by their Monday) that lies inside the days ``start``..``end``,
     both included: how a test or any dated window is prorated onto weekly rows."""
     mondays = pd.to_datetime(weeks).to_numpy(dtype="datetime64[ns]")
