@@ -42,4 +42,6 @@ run: sync
 bench: sync
 	$(UV) run --no-sync python bench/fit.py
 	$(UV) run --no-sync python bench/api.py --demo
+	$(UV) run --no-sync python bench/dash.py --demo
 	$(UV) run --no-sync python bench/roas_floor.py
+	$(UV) run --no-sync python bench/attribution_pooling.py

@@ -140,8 +140,8 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def micro(state: Path) -> dict[str, float]:
     """In-process cost of verifying a key and of writing one audit line."""
-    from umm_api.audit import AuditLog
-    from umm_api.keys import KeyStore
+    from umm_assets.lib.serving.audit import AuditLog
+    from umm_assets.lib.serving.keys import KeyStore
 
     store = KeyStore(state / "micro-keys.json")
     for i in range(50):
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     state = work / "api-state"
     env = {**os.environ, "UMM_DATA_DIR": str(data_dir), "UMM_API_STATE_DIR": str(state), "PYTHONPATH": str(ROOT)}
 
-    from umm_api.keys import KeyStore
+    from umm_assets.lib.serving.keys import KeyStore
 
     store = KeyStore(state / "keys.json")
     viewer = store.create("bench viewer", "viewer")[1]

@@ -22,7 +22,7 @@ import dagster as dg  # noqa: E402
 from umm_assets.definitions import build_defs  # noqa: E402
 from umm_assets.defs.runs import failure_messages, materialize_range  # noqa: E402
 from umm_assets.lib import demo  # noqa: E402
-from umm_assets.lib.settings import Settings  # noqa: E402
+from umm_assets.lib.settings import Settings, load_settings  # noqa: E402
 from umm_assets.lib.storage import Warehouse  # noqa: E402
 from umm_assets.lib.weeks import last_complete_week  # noqa: E402
 
@@ -34,6 +34,14 @@ INSTANCE_CONFIG = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_t
 # short-chain run config for tests of the model stages' wiring (`umm materialize --config`)
 QUICK_RUN_CONFIG_FILE = ROOT / "tests" / "quick_run_config.yaml"
 QUICK_RUN_CONFIG = yaml.safe_load(QUICK_RUN_CONFIG_FILE.read_text())
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test reads the environment it sets (the platform reads its settings once per process)."""
+    load_settings.cache_clear()
+    yield
+    load_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +95,60 @@ def platform(tmp_path, small_world) -> Iterator[Platform]:
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home), overrides=INSTANCE_CONFIG) as instance:
         yield Platform(raw, tmp_path / "warehouse", settings, build_defs(settings), instance, truth)
+
+
+MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
+MODEL_WEEKS = 2  # as-of weeks with the model chain: the dashboard's week selector and history need two
+
+
+@dataclass
+class ApiWorld:
+    """A warehouse materialized by the real pipeline for the serving tests (API and dashboard): validated_*
+    for every week of the small world, the model chain (short chains) for its last ``MODEL_WEEKS`` weeks."""
+
+    root: Path
+    raw: Path
+    data_dir: Path
+    settings: Settings
+    truth: dict
+    weeks: list[str]
+
+    @property
+    def newest(self) -> str:
+        return self.weeks[-1]
+
+    @property
+    def model_weeks(self) -> list[str]:
+        return self.weeks[-MODEL_WEEKS:]
+
+    def api_settings(self, state_dir: Path, **overrides):
+        from umm_api.settings import ApiSettings
+
+        return ApiSettings(data_dir=str(self.data_dir), state_dir=str(state_dir), **overrides)
+
+
+@pytest.fixture(scope="session")
+def api_world(tmp_path_factory, small_world) -> Iterator[ApiWorld]:
+    """Built once per session and shared (read-only: tests that change data work on copies)."""
+    raw_src, truth = small_world
+    root = tmp_path_factory.mktemp("api_world")
+    raw = root / "raw"
+    shutil.copytree(raw_src, raw)
+    settings = Settings.from_env({"UMM_RAW_URI": str(raw), "UMM_DATA_DIR": str(root / "warehouse"),
+                                  "UMM_FIRST_WEEK": truth["first_week"]})
+    first = dt.date.fromisoformat(truth["first_week"])
+    weeks = [(first + dt.timedelta(weeks=i)).isoformat() for i in range(truth["weeks"])]
+    defs = build_defs(settings)
+    home = root / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home), overrides=INSTANCE_CONFIG) as instance:
+        result = materialize_range(defs, instance, VALIDATED, weeks[0], weeks[-1], log_level="WARNING")
+        assert result.success, "\n".join(failure_messages(result))
+        for week in weeks[-MODEL_WEEKS:]:  # one run a week, as the weekly schedule makes them
+            chain = materialize_range(defs, instance, MODEL_CHAIN, week, log_level="WARNING",
+                                      op_config=QUICK_RUN_CONFIG)
+            assert chain.success, "\n".join(failure_messages(chain))
+    yield ApiWorld(root, raw, root / "warehouse", settings, truth, weeks)
 
 
 def tree_digest(path: Path) -> str:

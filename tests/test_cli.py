@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,26 @@ def test_materialize_refuses_bad_arguments(cli_env, tmp_path):
     assert unknown.returncode == 1 and "unknown asset(s) nope" in unknown.stderr
     no_data = umm("materialize", "--latest", env=cli_env)
     assert no_data.returncode == 1 and "no spend or outcome rows" in no_data.stderr
+
+
+def test_a_rejection_prints_its_reason_without_stack_traces_and_a_crash_names_its_cause(cli_env, small_world):
+    raw_src, truth = small_world
+    env = {**cli_env, "UMM_FIRST_WEEK": truth["first_week"], "UMM_LOG_LEVEL": "INFO"}
+    shutil.copytree(raw_src, env["UMM_RAW_URI"])
+    week = truth["last_week"]
+    (Path(env["UMM_RAW_URI"]) / "outcomes" / "late.csv").write_text(f"date,revenue\n{week},-10\n")
+    rejected = umm("materialize", "--partition", week, "--select", "validated_outcomes", env=env)
+    assert rejected.returncode == 1
+    assert "outcomes/late.csv, row 1 (line 2), column 'revenue': must be non-negative" in rejected.stderr
+    assert "Stack Trace" not in rejected.stderr and "Traceback" not in rejected.stderr, rejected.stderr
+
+    # the warehouse cannot take the partition (here a file where its folder must go; a full disk or a
+    # read-only file system fail the same way): the summary names the operating system's reason
+    (Path(env["UMM_RAW_URI"]) / "outcomes" / "late.csv").unlink()
+    blocked = Path(env["UMM_DATA_DIR"]) / "validated_outcomes"
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("not a folder")
+    crashed = umm("materialize", "--partition", week, "--select", "validated_outcomes", env=env)
+    assert crashed.returncode == 1
+    summary = crashed.stderr[crashed.stderr.index("umm materialize: run"):]
+    assert "caused by NotADirectoryError: [Errno 20] Not a directory" in summary, crashed.stderr

@@ -27,13 +27,13 @@ def _graphql(url: str, query: str) -> dict:
 
 
 def test_make_run_brings_up_dagster_with_the_demo_weeks_materialized(tmp_path):
-    port, api_port = free_port(), free_port()
+    port, api_port, dash_port = free_port(), free_port(), free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     env = {**os.environ, "UMM_RAW_URI": str(tmp_path / "raw"), "UMM_DATA_DIR": str(tmp_path / "warehouse"),
            "DAGSTER_HOME": str(home), "UMM_DAGSTER_PORT": str(port), "UMM_LOG_LEVEL": "WARNING",
-           "UMM_API_PORT": str(api_port), "UMM_API_STATE_DIR": str(tmp_path / "api"),
+           "UMM_API_PORT": str(api_port), "UMM_API_STATE_DIR": str(tmp_path / "api"), "UMM_DASH_PORT": str(dash_port),
            "UMM_RUN_CONFIG": str(QUICK_RUN_CONFIG_FILE)}  # short chains: this tests bring-up, not accuracy
     log = open(tmp_path / "make-run.log", "w")
     process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -66,9 +66,14 @@ def test_make_run_brings_up_dagster_with_the_demo_weeks_materialized(tmp_path):
             roas = json.loads(response.read())
         assert roas["lineage"]["partition"] == truth["last_week"]
         assert sorted(c["channel"] for c in roas["channels"]) == sorted(truth["channels"])
+
+        # the dashboard is up too, and asks for a key (one exists: the printed viewer key)
+        assert f"Dashboard                        http://127.0.0.1:{dash_port}" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/login", timeout=30) as response:
+            assert b'name="key"' in response.read()
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)
         log.close()
-    for listening in (port, api_port):
+    for listening in (port, api_port, dash_port):
         assert not subprocess.run(["pgrep", "-f", f"--port {listening}"], capture_output=True).stdout

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
+from fastapi._compat import is_scalar_field
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -15,14 +17,14 @@ from fastapi.routing import APIRoute
 from umm_api import errors
 from umm_api.audit import AuditLog, AuditMiddleware
 from umm_api.deps import SECURITY_SCHEMES, key_in_url
-from umm_api.keys import KeyStore
-from umm_api.reader import CachedReader, thread_connection
+from umm_api.limits import BodyGuard
 from umm_api.routes import ROUTERS
 from umm_api.schemas import ErrorResponse
 from umm_api.serving import CacheLane
-from umm_api.settings import ApiSettings
+from umm_api.settings import ApiSettings, get_settings
 from umm_assets import __version__
-from umm_assets.lib.storage import Warehouse
+from umm_assets.lib.serving.keys import KeyStore
+from umm_assets.lib.serving.reader import open_reader
 
 DESCRIPTION = """
 Serves what the Unified-M pipeline materialized: ROAS, contributions, response curves, the
@@ -50,8 +52,8 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    """The API over ``settings.data_dir`` (default: settings read from the environment now)."""
-    settings = settings or ApiSettings()
+    """The API over ``settings.data_dir`` (default: the process's settings, read once and validated at start)."""
+    settings = settings or get_settings()
     app = FastAPI(
         lifespan=_lifespan,
         title="Unified-M API",
@@ -68,22 +70,22 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
-    remote = "://" in settings.data_dir  # (a reused connection would re-register the S3 filesystem per read)
-    warehouse = Warehouse(settings.data_dir, connect=None if remote else thread_connection)
-    app.state.reader = CachedReader(warehouse, cache_entries=settings.cache_entries,
-                                    table_cache_entries=settings.table_cache_entries,
-                                    remote_ttl_seconds=settings.remote_ttl_seconds)
+    app.state.reader = open_reader(settings.data_dir, cache_entries=settings.cache_entries,
+                                   table_cache_entries=settings.table_cache_entries,
+                                   remote_ttl_seconds=settings.remote_ttl_seconds)
     app.state.keys = KeyStore(settings.keys_file)
     app.state.audit = AuditLog(settings.audit_file, max_bytes=settings.audit_max_bytes, keep=settings.audit_keep)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)
-    # innermost first: unknown parameters refused, cache lane, CORS (so lane answers get CORS
-    # headers), then the audit log
+    # innermost first: unknown parameters refused, cache lane, body guard, CORS (so lane answers and
+    # refusals get CORS headers), then the audit log
     app.add_middleware(StrictQuery, allowed=_query_parameters(ROUTERS))
     app.add_middleware(CacheLane, reader=app.state.reader, keys=app.state.keys,
                        entries=max(4 * settings.cache_entries, 64))
+    # a body is read only for a valid key, and only up to its cap (FastAPI would read it before the key check)
+    app.add_middleware(BodyGuard, keys=app.state.keys, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -99,27 +101,30 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     return app
 
 
-def _query_parameters(routers) -> dict[str, frozenset[str]]:
-    """The query parameters each route (without path parameters) declares, its dependencies' included."""
+def _query_parameters(routers) -> dict[str, dict[str, bool]]:
+    """The query parameters each route (without path parameters) declares, its dependencies' included, each
+    with whether it may be repeated (a list, e.g. ``channel``)."""
 
-    def names(dependant) -> set[str]:
-        found = {q.alias for q in dependant.query_params}
+    def names(dependant) -> dict[str, bool]:
+        found = {q.alias: not is_scalar_field(q) for q in dependant.query_params}
         for sub in dependant.dependencies:
             found |= names(sub)
         return found
 
-    allowed: dict[str, frozenset[str]] = {}
+    allowed: dict[str, dict[str, bool]] = {}
     for route in (r for router in routers for r in router.routes):
         if isinstance(route, APIRoute) and "{" not in route.path:
-            allowed[route.path] = allowed.get(route.path, frozenset()) | names(route.dependant)
+            allowed[route.path] = allowed.get(route.path, {}) | names(route.dependant)
     return allowed
 
 
 class StrictQuery:
     """Refuses query parameters an endpoint does not take (422), instead of silently ignoring them:
-    a misspelt ``as_of`` would otherwise return the newest week, and probes get no data back."""
+    a misspelt ``as_of`` would otherwise return the newest week, and probes get no data back. A
+    parameter that takes one value given twice (``as_of=A&as_of=B``) is refused too: FastAPI would
+    silently keep the last one."""
 
-    def __init__(self, app, allowed: dict[str, frozenset[str]]):
+    def __init__(self, app, allowed: dict[str, dict[str, bool]]):
         self.app = app
         self.allowed = allowed
 
@@ -128,16 +133,45 @@ class StrictQuery:
             allowed = self.allowed.get(scope["path"])
             query = scope["query_string"].decode("latin-1")
             if allowed is not None and not key_in_url(query):  # a key in the URL gets its 401 from the route
-                given = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
-                unknown = sorted(given - allowed)
-                if unknown:
-                    takes = ", ".join(sorted(allowed)) or "none"
-                    names = ", ".join(map(repr, unknown))[:200]
-                    response = JSONResponse({"detail": f"unknown query parameter(s) {names} (this endpoint takes: "
-                                                       f"{takes})", "code": "invalid_parameter"}, status_code=422)
+                problem = _query_problem(Counter(name for name, _ in parse_qsl(query, keep_blank_values=True)),
+                                         allowed)
+                if problem:
+                    response = JSONResponse({"detail": problem, "code": "invalid_parameter"}, status_code=422)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _query_problem(given: Counter, allowed: dict[str, bool]) -> str | None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        return f"unknown query parameter(s) {', '.join(map(repr, unknown))[:200]} (this endpoint takes: {takes})"
+    repeated = sorted(name for name, count in given.items() if count > 1 and not allowed[name])
+    if repeated:
+        return f"query parameter(s) {', '.join(map(repr, repeated))} given more than once (each takes one value)"
+    return None
+
+
+# What the validators in deps.py accept, stated in the schema so that clients and fuzzers know (the validators
+# stay the authority and word the 422). Channel and geo names are the data's: text without control characters
+# or surrounding blanks (ingest refuses the former and strips the latter); the schema cannot list them.
+_NAME = r"^[^\u0000-\u0020\u007f](?:[^\u0000-\u001f\u007f]*[^\u0000-\u0020\u007f])?$"
+PARAMETER_TEXT = {
+    "as_of": {"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "minLength": 10, "maxLength": 10},
+    "channel": {"pattern": _NAME, "minLength": 1},
+    "geo": {"pattern": _NAME, "minLength": 1},
+}
+
+
+def _constrain(schema: dict, text: dict) -> None:
+    """Add ``text``'s constraints to every string in a parameter's schema (inside anyOf and array items too)."""
+    if not text:
+        return
+    if schema.get("type") == "string":
+        schema.update(text)
+    for inner in [*schema.get("anyOf", []), *filter(None, [schema.get("items")])]:
+        _constrain(inner, text)
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -160,6 +194,10 @@ def _openapi(app: FastAPI) -> dict:
                     responses.setdefault("404", {"description": "the asset is not materialized for that week", **error})
                 if "422" in responses or operation.get("parameters") or "requestBody" in operation:
                     responses["422"] = {"description": "a bad parameter (the message names it)", **error}
+                if "requestBody" in operation:
+                    responses.setdefault("413", {"description": "request body over UMM_API_MAX_BODY_BYTES", **error})
+                for parameter in operation.get("parameters", []):
+                    _constrain(parameter.get("schema", {}), PARAMETER_TEXT.get(parameter.get("name"), {}))
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema

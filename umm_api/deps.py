@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request
 
-from umm_api.audit import SECRET_PARAMS, AuditLog
 from umm_api.errors import Forbidden, InvalidParameter, Unauthorized
-from umm_api.keys import ApiKey, KeyStore, Role
-from umm_api.reader import CachedReader
+from umm_assets.lib.serving.audit import AuditLog, key_in_url
+from umm_assets.lib.serving.keys import ApiKey, KeyStore, Role
+from umm_assets.lib.serving.reader import CachedReader
 
 _WEEK = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only; used with fullmatch
 _KEY_ID = re.compile(r"^umm_([0-9a-f]{16})_")
@@ -41,14 +40,6 @@ async def get_audit(request: Request) -> AuditLog:
 Reader = Annotated[CachedReader, Depends(get_reader)]
 Keys = Annotated[KeyStore, Depends(get_keys)]
 Audit = Annotated[AuditLog, Depends(get_audit)]
-
-
-def key_in_url(query_string: str) -> bool:
-    """Whether the query string carries something that looks like an API key."""
-    for name, value in parse_qsl(query_string, keep_blank_values=True):
-        if name.lower() in SECRET_PARAMS or value.startswith("umm_"):
-            return True
-    return False
 
 
 def authenticate(keys: KeyStore, authorization: str | None, x_api_key: str | None, query_string: str,

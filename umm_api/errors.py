@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from umm_api.reader import VersionGone
+from umm_assets.lib.serving.reader import VersionGone
 from umm_assets.lib.storage import NotMaterialized
 
 log = logging.getLogger("umm_api")

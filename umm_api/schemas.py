@@ -8,7 +8,7 @@ Money is in the units of the input; spend, budgets and revenue are **per week** 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -196,13 +196,30 @@ class DiagnosticsResponse(Model):
 class AttributionEstimate(Model):
     roas: Number = Field(description="attributed revenue / spend, as reported")
     bias: Number = Field(description="estimated bias of the attribution (reported / true)")
+    bias_log_sd: Number = Field(None, description="uncertainty of the bias (sd of its log): wide for an untested "
+                                                  "channel unless many tested channels agree")
+    bias_source: str | None = Field(None, description="'tests' (observed on this channel) or 'hierarchical (n "
+                                                      "tested channels)' (predicted from other channels)")
     calibrated: Interval = Field(description="attribution ROAS after removing the bias")
 
 
 class Weights(Model):
+    """Each source's real influence: the share of the way to its own estimate the fusion went (log units)."""
+
     mmm: Number
     tests: Number
     attribution: Number
+
+
+class Shifts(Model):
+    tests: Number = Field(None, description="reconciled-before-attribution / MMM median ROAS")
+    attribution: Number = Field(None, description="reconciled / reconciled-before-attribution median ROAS")
+
+
+class Guard(Model):
+    held: bool = Field(description="an untested channel outside the MMM's own 90 % interval: the allocation "
+                                   "holds it at its current spend")
+    note: str = Field(description="why, with the numbers (empty when not held)")
 
 
 class ReconciledChannel(Model):
@@ -215,6 +232,8 @@ class ReconciledChannel(Model):
     tests: Interval | None = Field(description="ROAS from incrementality tests (null without tests)")
     attribution: AttributionEstimate | None = Field(description="attribution's estimate (null without attribution)")
     weights: Weights
+    shifts: Shifts
+    guard: Guard
     n_tests: int
     tests_used: list[str]
 
@@ -237,6 +256,7 @@ class ReconciliationSummary(Model):
     coverage_mmm: Number
     coverage_reconciled: Number
     disagreements: int
+    held_channels: list[str] = Field(default_factory=list, description="untested channels the guard rail flagged")
 
 
 class ReconciliationResponse(Model):
@@ -268,6 +288,7 @@ class AllocationChannel(Model):
     change: Number
     bounds: Bounds
     locked: bool
+    hold_reason: str = Field("", description="non-empty: held at its current spend by the reconciliation's guard rail")
     marginal_roas: CurrentRecommended
     expected_revenue: CurrentRecommended
 
@@ -276,6 +297,7 @@ class ExpectedRevenue(Model):
     current: Number
     recommended: Number
     uplift: Interval
+    uplift_under_mmm: Interval | None = Field(None, description="the plan's uplift under the plain MMM posterior")
 
 
 class FrontierPoint(Model):
@@ -293,15 +315,24 @@ class AllocationResponse(Model):
     status: str
     message: str
     iterations: int | None
+    decision: str = Field("recommended", description="recommended, or kept_current when the reconciled posterior "
+                                                     "or the plain MMM expects the optimal plan to lose revenue")
+    decision_reason: str = Field("", description="why the current split was kept")
     expected_revenue: ExpectedRevenue
     channels: list[AllocationChannel]
     frontier: list[FrontierPoint] = Field(default_factory=list, description="expected revenue at other budgets")
     lineage: Lineage
 
 
+# Money in a request: a JSON number (strict: true is not 1.0, "5" is not 5), finite, non-negative and at most
+# 1e15 a week; 1e308 would overflow the solver's sums into an "optimal" answer without numbers.
+MAX_MONEY = 1e15
+Money = Annotated[float, Field(strict=True, ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+
+
 class ScenarioBound(Model):
-    lower: float | None = Field(None, ge=0, allow_inf_nan=False)
-    upper: float | None = Field(None, ge=0, allow_inf_nan=False)
+    lower: Money | None = None
+    upper: Money | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ScenarioBound:
@@ -313,11 +344,11 @@ class ScenarioBound(Model):
 class ScenarioRequest(Model):
     """A custom weekly budget; optional bounds per channel and channels locked at a spend."""
 
-    budget: float = Field(ge=0, allow_inf_nan=False, description="weekly budget to allocate (input units)")
+    budget: Money = Field(description="weekly budget to allocate (input units, at most 1e15)")
     bounds: dict[str, ScenarioBound] | None = Field(
         None, max_length=1000, description='weekly spend bounds per channel, replacing the stored ones: '
                                            '{"tv": {"lower": 0, "upper": 50000}} or {"tv": [0, 50000]}')
-    locked: dict[str, float] | list[str] | None = Field(
+    locked: dict[str, Money] | list[str] | None = Field(
         None, max_length=1000, description='channels held fixed: {"tv": 30000} (at that spend) or ["tv"] '
                                            '(at its current spend)')
     model_config = ConfigDict(extra="forbid", json_schema_extra={
@@ -332,21 +363,36 @@ class ScenarioRequest(Model):
                     for c, b in value.items()}
         return value
 
-    @field_validator("locked", mode="after")
-    @classmethod
-    def _locked(cls, value):
-        if isinstance(value, dict):
-            for channel, spend in value.items():
-                if not math.isfinite(spend) or spend < 0:
-                    raise ValueError(f"locked spend of {channel!r} must be a finite non-negative number")
-        return value
-
     def bounds_tuples(self) -> dict[str, tuple[float | None, float | None]] | None:
         return None if self.bounds is None else {c: (b.lower, b.upper) for c, b in self.bounds.items()}
 
 
 class ScenarioResponse(AllocationResponse):
     scenario: ScenarioRequest = Field(description="the request, as understood")
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+class HistoryChannel(Model):
+    channel: str
+    roas: Interval = Field(description="reconciled ROAS (empty when reconciled_lift is not materialized that week)")
+    mmm_roas: Interval = Field(description="the MMM's ROAS")
+    current: Number = Field(description="weekly spend the plan started from")
+    recommended: Number = Field(description="recommended weekly spend")
+    held: bool = Field(description="held at its current spend by the reconciliation's guard rail")
+
+
+class HistoryWeek(Model):
+    as_of: str
+    channels: list[HistoryChannel]
+
+
+class HistoryResponse(Model):
+    start: str | None = Field(description="the range asked for (`from`; null: open)")
+    end: str | None = Field(description="the range asked for (`to`; null: open)")
+    weeks: list[HistoryWeek] = Field(description="every as-of week with any model stage materialized, oldest first")
+    lineage: Lineage
 
 
 # --- data quality ------------------------------------------------------------------------------

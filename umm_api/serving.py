@@ -28,9 +28,9 @@ from starlette.concurrency import run_in_threadpool
 
 from umm_api.deps import authenticate
 from umm_api.errors import Unauthorized, UnknownChannel
-from umm_api.keys import KeyStore, Role
-from umm_api.reader import LRU, Cached, CachedReader, Snapshot
 from umm_api.schemas import Interval, clean
+from umm_assets.lib.serving.keys import KeyStore, Role
+from umm_assets.lib.serving.reader import LRU, Cached, CachedReader, Snapshot
 from umm_assets.lib.storage import NotMaterialized
 
 JSON = "application/json"

@@ -1,4 +1,5 @@
-"""API settings from the environment (read when asked, never at import).
+"""API settings: the ``api`` section of the platform's settings (``umm_assets.lib.settings``), read when
+asked, never at import.
 
 | variable | default | meaning |
 |---|---|---|
@@ -10,45 +11,30 @@
 | ``UMM_API_REMOTE_TTL_SECONDS`` | ``2`` | on S3, how long a partition pointer is trusted before it is re-read |
 | ``UMM_API_AUDIT_MAX_BYTES`` | ``67108864`` | the audit log is rotated past this size |
 | ``UMM_API_AUDIT_KEEP`` | ``20`` | rotated audit files kept (0 = keep all) |
+| ``UMM_API_MAX_BODY_BYTES`` | ``65536`` | larger request bodies are refused (413) before they are read |
+| ``UMM_API_FORWARDED_ALLOW_IPS`` | none | proxy addresses (comma-separated) whose ``X-Forwarded-For`` counts |
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
 
-from umm_assets.lib.settings import absolute_uri
+from umm_assets.lib.settings import ApiSection, Settings, absolute_uri, load_settings
 
 
-class ApiSettings(BaseSettings):
-    """Everything the API reads from the environment; pass an instance to ``create_app`` in tests."""
+class ApiSettings(ApiSection):
+    """What the API needs: the ``api`` section of the platform's one settings object, and the warehouse.
+    Built by :meth:`of` from the settings read at start; tests pass an instance to ``create_app``."""
 
-    model_config = SettingsConfigDict(env_prefix="UMM_API_", extra="ignore", populate_by_name=True, frozen=True)
+    data_dir: str = "data/warehouse"
 
-    data_dir: str = Field("data/warehouse", validation_alias=AliasChoices("data_dir", "UMM_DATA_DIR"))
-    state_dir: str = "data/api"
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    cache_entries: int = Field(256, ge=0)
-    table_cache_entries: int = Field(64, ge=0)
-    remote_ttl_seconds: float = Field(2.0, ge=0)
-    audit_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    audit_keep: int = Field(20, ge=0)
+    _absolute_data_dir = field_validator("data_dir", mode="after")(absolute_uri)
 
-    @field_validator("data_dir", "state_dir", mode="after")
     @classmethod
-    def _absolute_paths(cls, value: str) -> str:
-        return absolute_uri(str(value))
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
-        return value
+    def of(cls, settings: Settings) -> ApiSettings:
+        return cls(data_dir=settings.data_dir, **settings.api.model_dump())
 
     @property
     def keys_file(self) -> Path:
@@ -59,8 +45,6 @@ class ApiSettings(BaseSettings):
         return Path(self.state_dir) / "audit.jsonl"
 
 
-@lru_cache
 def get_settings() -> ApiSettings:
-    """The process's settings, read from the environment on first use (the CLI's; ``create_app()``
-    without arguments reads the environment afresh, so tests can change it between apps)."""
-    return ApiSettings()
+    """The process's API settings, from the settings it read (and validated) at start."""
+    return ApiSettings.of(load_settings())

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from umm_assets.lib.settings import Settings, SettingsError, load_settings
+
 VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution", "validated_tests")
 MODEL_CHAIN = ("mmm_posterior", "reconciled_lift", "allocation")
 
@@ -27,7 +29,7 @@ def _week(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umm", description="Unified-M: unified marketing measurement on Dagster.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--weeks", type=int, default=160, help="weeks of daily history (default 160)")
     demo.add_argument("--end-week", type=_week, help="Monday of the last week (default: the last complete week)")
+    demo.add_argument("--family", choices=("demo", "market"), default="demo",
+                      help="demo: the fixed 5-channel world; market: structure drawn per seed (curve shapes, "
+                           "delayed carry-over, a demand confounder, channel-specific last-click biases)")
 
     mat = commands.add_parser("materialize", help="materialize assets through Dagster (recorded in DAGSTER_HOME)")
     which = mat.add_mutually_exclusive_group(required=True)
@@ -45,18 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--from", dest="start", type=_week, metavar="W1", help="first week of a backfill range")
     mat.add_argument("--to", dest="end", type=_week, metavar="W2", help="last week of a backfill range")
     mat.add_argument("--select", help="comma-separated asset names (default: every asset)")
-    mat.add_argument("--config", type=Path, default=os.environ.get("UMM_RUN_CONFIG") or None, metavar="FILE",
+    mat.add_argument("--config", type=Path, default=settings.run_config, metavar="FILE",
                      help="YAML/JSON run config per asset, e.g. {mmm_posterior: {draws: 2000}} "
                           "(default: $UMM_RUN_CONFIG)")
 
     serve = commands.add_parser("serve", help="the REST API (OpenAPI docs at /docs)")
-    serve.add_argument("--host", default=os.environ.get("UMM_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("UMM_API_PORT", "8000")))
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.api.port)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
-    dash = commands.add_parser("dash", help="the dashboard")
-    dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8050)
+    dash = commands.add_parser("dash", help="the dashboard (needs a key's login when API keys exist)")
+    dash.add_argument("--host", default=settings.host)
+    dash.add_argument("--port", type=int, default=settings.dash.port)
 
     commands.add_parser("up", help="the whole platform on one machine (what `make run` does)")
 
@@ -72,7 +77,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:  # every UMM_* variable is checked before any command runs
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"umm: {err}", file=sys.stderr)
+        return 1
+    args = _parser(settings).parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
@@ -86,8 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "keys":
             return _keys(args)
-        print(f"umm {args.command}: arrives with a later issue (the REST API and dashboard)", file=sys.stderr)
-        return 2
+        if args.command == "dash":
+            return _dash(args)
+        raise AssertionError(f"unhandled command {args.command}")
     except CliError as err:
         print(f"umm {args.command}: {err}", file=sys.stderr)
         return 1
@@ -97,17 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from umm_assets.lib import demo
-    from umm_assets.lib.settings import Settings
+    from umm_assets.lib import demo, market
 
     out = args.out
     if out is None:
-        raw = Settings.from_env().raw_uri
+        raw = load_settings().raw_uri
         if "://" in raw:
             raise CliError(f"UMM_RAW_URI={raw} is remote: pass --out DIR and upload the folder")
         out = Path(raw)
     end = dt.date.fromisoformat(args.end_week) if args.end_week else None
-    truth = demo.generate(out, seed=args.seed, weeks=args.weeks, end_week=end)
+    family = market if args.family == "market" else demo
+    truth = family.generate(out, seed=args.seed, weeks=args.weeks, end_week=end)
     print(f"wrote a demo landing zone to {out} ({truth['weeks']} weeks, {truth['first_week']} .. "
           f"{truth['last_week']}, {len(truth['channels'])} channels, {len(truth['tests'])} tests)")
     for name, channel in truth["channels"].items():
@@ -129,9 +140,8 @@ def _instance():
 
 def _materialize(args: argparse.Namespace) -> int:
     from umm_assets.definitions import build_defs
-    from umm_assets.lib.settings import Settings
 
-    settings = Settings.from_env()
+    settings = load_settings()
     defs = build_defs(settings)
     known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     selected = _selection(args.select, known)
@@ -143,9 +153,8 @@ def _materialize(args: argparse.Namespace) -> int:
     if args.latest:
         from umm_assets.defs.automation import raw_weeks
         from umm_assets.defs.resources import LandingZoneResource
-        from dagster_aws.s3 import S3Resource
 
-        weeks = [w for w in raw_weeks(LandingZoneResource(uri=settings.raw_uri, s3=S3Resource())) if w in valid]
+        weeks = [w for w in raw_weeks(LandingZoneResource(uri=settings.raw_uri)) if w in valid]
         if not weeks:
             raise CliError(f"no spend or outcome rows under {settings.raw_uri} dated between "
                            f"{settings.first_week} (UMM_FIRST_WEEK) and the last complete week")
@@ -206,30 +215,28 @@ def _run_config(path: Path | None, known: set[str]) -> dict:
 
 
 def _run(defs, instance, assets: Sequence[str], start: str, end: str, op_config: dict) -> None:
-    from umm_assets.defs.runs import failure_messages, materialize_range
+    from umm_assets.defs.runs import materialize
 
+    settings = load_settings()
     span = start if start == end else f"{start} .. {end}"
-    print(f"materializing {', '.join(assets)} for {span}", flush=True)
-    result = materialize_range(defs, instance, assets, start, end, log_level=os.environ.get("UMM_LOG_LEVEL", "INFO"),
-                               op_config=op_config)
-    if not result.success:
-        raise CliError(f"run {result.run_id} failed:\n" + "\n".join(failure_messages(result)))
-    print(f"run {result.run_id} succeeded", flush=True)
+    where = f" on the Dask scheduler {settings.dask_address}" if settings.dask_address else ""
+    print(f"materializing {', '.join(assets)} for {span}{where}", flush=True)
+    results = materialize(defs, settings, instance, assets, start, end, log_level=settings.log_level,
+                          op_config=op_config)
+    failed = [r for r in results if not r.success]
+    for result in results:
+        print(f"run {result.run_id} {'failed' if result in failed else 'succeeded'}", flush=True)
+    if failed:
+        raise CliError("\n".join(f"run {r.run_id} failed:\n" + "\n".join(r.failures) for r in failed))
 
 
 # --- serve and keys (the REST API) ---------------------------------------------------------------
 
 
 def _api_settings():
-    from pydantic import ValidationError
-
     from umm_api.settings import get_settings
 
-    try:
-        return get_settings()
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise CliError(f"bad API setting (UMM_API_* / UMM_DATA_DIR): {problems}") from None
+    return get_settings()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -238,14 +245,28 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _api_settings()
     print(f"serving {settings.data_dir} at http://{args.host}:{args.port} (docs: /docs); "
           f"keys and audit log in {settings.state_dir}", flush=True)
-    # access_log off: every request is already in the audit log
+    # access_log off: every request is already in the audit log. X-Forwarded-For counts only from the proxies
+    # named in UMM_API_FORWARDED_ALLOW_IPS (uvicorn would trust any local caller's)
+    trusted = ",".join(settings.forwarded_allow_ips)
     uvicorn.run("umm_api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, access_log=False)
+                log_level=args.log_level, access_log=False, proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None)
+    return 0
+
+
+def _dash(args: argparse.Namespace) -> int:
+    from umm_dash.app import serve
+    from umm_dash.settings import get_settings
+
+    settings = get_settings()
+    print(f"dashboard of {settings.data_dir} at http://{args.host}:{args.port} (keys and audit log in "
+          f"{settings.state_dir})", flush=True)
+    serve(settings, args.host, args.port)
     return 0
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from umm_api.keys import KeyStore, UnknownKey
+    from umm_assets.lib.serving.keys import KeyStore, UnknownKey
 
     store = KeyStore(_api_settings().keys_file)
     if args.keys_command == "create":

@@ -1,9 +1,9 @@
 """``umm up`` (what ``make run`` calls): the whole platform on one machine.
 
 Writes demo data when the landing zone is empty, materializes the newest weeks, then starts the
-Dagster webserver and daemon (``dagster dev`` on ``workspace.yaml``) and the REST API (``umm serve``),
-prints their addresses and a fresh viewer key, and stays in the foreground; Ctrl-C stops everything
-it started.
+Dagster webserver and daemon (``dagster dev`` on ``workspace.yaml``), the REST API (``umm serve``) and
+the dashboard (``umm dash``), prints their addresses and a fresh viewer key, and stays in the foreground;
+Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from umm_assets.lib.contracts import INPUTS
 from umm_assets.lib.landing import LocalLandingZone
 from umm_assets.lib.servers import wait_until_up
-from umm_assets.lib.settings import Settings
+from umm_assets.lib.settings import Settings, load_settings
 
 UP_KEY_NAME = "make run viewer"
 
@@ -29,21 +29,20 @@ class Ports:
     host: str
     dagster: int
     api: int
+    dash: int
 
     @classmethod
-    def from_env(cls) -> Ports:
-        return cls(host=os.environ.get("UMM_HOST", "127.0.0.1"),
-                   dagster=int(os.environ.get("UMM_DAGSTER_PORT", "3000")),
-                   api=int(os.environ.get("UMM_API_PORT", "8000")))
+    def of(cls, settings: Settings) -> Ports:
+        return cls(host=settings.host, dagster=settings.dagster_port, api=settings.api.port, dash=settings.dash.port)
 
 
 def viewer_key() -> str:
     """A fresh viewer key for this session; the one printed by the previous ``make run`` is revoked
     (a key is shown only once, so an old one could not be printed again anyway)."""
-    from umm_api.keys import KeyStore
-    from umm_api.settings import ApiSettings
+    from umm_assets.lib.serving.keys import KeyStore
+    from umm_api.settings import get_settings
 
-    store = KeyStore(ApiSettings().keys_file)
+    store = KeyStore(get_settings().keys_file)
     for key in store.list():
         if key.name == UP_KEY_NAME and key.active:
             store.revoke(key.id)
@@ -75,8 +74,8 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 def up(materialize) -> int:
     """Bring the platform up; ``materialize`` runs ``umm materialize --latest`` in this process."""
-    settings = Settings.from_env()
-    ports = Ports.from_env()
+    settings = load_settings()
+    ports = Ports.of(settings)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
 
@@ -105,14 +104,19 @@ def up(materialize) -> int:
         processes.append(dagster)
         api = _start([sys.executable, "-m", "umm_assets.cli", "serve", "--host", ports.host, "--port", str(ports.api)])
         processes.append(api)
+        dash = _start([sys.executable, "-m", "umm_assets.cli", "dash", "--host", ports.host, "--port", str(ports.dash)])
+        processes.append(dash)
         dagster_url = f"http://{ports.host}:{ports.dagster}"
         api_url = f"http://{ports.host}:{ports.api}"
+        dash_url = f"http://{ports.host}:{ports.dash}"
         wait_until_up(f"{api_url}/health", api)
+        wait_until_up(f"{dash_url}/login", dash)
         wait_until_up(f"{dagster_url}/server_info", dagster)
         key = viewer_key()
         print("\nUnified-M is up:", flush=True)
         print(f"  Dagster UI (webserver + daemon)  {dagster_url}", flush=True)
         print(f"  REST API                         {api_url}  (docs: {api_url}/docs)", flush=True)
+        print(f"  Dashboard                        {dash_url}  (sign in with the key below)", flush=True)
         print(f"  API viewer key                   {key}", flush=True)
         print(f'    e.g. curl -H "Authorization: Bearer {key}" {api_url}/api/v1/roas', flush=True)
         print("Press Ctrl-C to stop.", flush=True)

@@ -13,7 +13,6 @@ from umm_assets.lib.servers import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
 LINEAGE_FIELDS = {"asset", "partition", "run_id", "materialized_at", "code_version", "upstream"}
 
 
@@ -27,10 +26,11 @@ def check_interval(value: dict, *, name: str = "interval") -> None:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, state_dir: Path, log_path: Path) -> Iterator[str]:
-    """``umm serve`` in its own process on a free port; yields its URL and stops it afterwards."""
+def serving(data_dir: Path, state_dir: Path, log_path: Path, **settings: str) -> Iterator[str]:
+    """``umm serve`` in its own process on a free port (``settings``: more environment, e.g. UMM_API_*); yields
+    its URL and stops it afterwards."""
     port = free_port()
-    env = {**os.environ, "UMM_DATA_DIR": str(data_dir), "UMM_API_STATE_DIR": str(state_dir)}
+    env = {**os.environ, "UMM_DATA_DIR": str(data_dir), "UMM_API_STATE_DIR": str(state_dir), **settings}
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "umm_assets.cli", "serve", "--port", str(port)], cwd=ROOT,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)

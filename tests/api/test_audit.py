@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 from tests.api.support import ROOT
-from umm_api.audit import CHECK_EVERY, AuditLog, audit_line
+from umm_assets.lib.serving.audit import CHECK_EVERY, AuditLog, audit_line
 
 WRITER = """
 import sys
-from umm_api.audit import AuditLog, audit_line
+from umm_assets.lib.serving.audit import AuditLog, audit_line
 log = AuditLog(sys.argv[1], max_bytes=int(sys.argv[3]), keep=0)
 for i in range(int(sys.argv[2])):
     log.write_line(audit_line(key_id=None, key_name=sys.argv[4], role="viewer", method="GET", path=f"/p/{i}",

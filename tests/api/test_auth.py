@@ -13,8 +13,8 @@ import pytest
 
 from tests.api.support import auth
 from tests.conftest import ROOT
-from umm_api import keys as keys_module
-from umm_api.keys import KeyStore
+from umm_assets.lib.serving import keys as keys_module
+from umm_assets.lib.serving.keys import KeyStore
 
 GUARDED = "/api/v1/partitions"
 

@@ -18,7 +18,7 @@ import pytest
 from tests.api.rewriter import scale
 from tests.api.support import ROOT, auth, serving
 from tests.conftest import QUICK_RUN_CONFIG
-from umm_api.keys import KeyStore
+from umm_assets.lib.serving.keys import KeyStore
 from umm_assets.lib.storage import Warehouse
 
 VALIDATED_WEEKLY = ["validated_spend", "validated_outcomes", "validated_controls", "validated_attribution"]

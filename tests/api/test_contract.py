@@ -177,8 +177,13 @@ def test_reconciliation_gives_reconciled_roas_sources_weights_and_method(viewer,
         check_interval(row["roas"], name=row["channel"])
         check_interval(row["mmm"])
         assert row["method"] and set(row["weights"]) == {"mmm", "tests", "attribution"}
+        assert sum(row["weights"].values()) == pytest.approx(1.0)
+        assert set(row["shifts"]) == {"tests", "attribution"} and set(row["guard"]) == {"held", "note"}
+        assert row["guard"]["held"] == bool(row["guard"]["note"])
         if row["tests"] is not None:
             check_interval(row["tests"])
+        if row["n_tests"] == 0 and row["attribution"]:  # the demo's tested biases disagree: reported, not used
+            assert row["attribution"]["bias_source"].startswith("hierarchical") and row["weights"]["attribution"] == 0
     # the demo's experiments, with how well the reconciled model covers each
     assert body["tests"] and {t["test_id"] for t in body["tests"]} <= {t["test_id"] for t in model_world.truth["tests"]}
 
@@ -191,8 +196,12 @@ def test_allocation_recommends_a_split_of_the_weekly_budget(viewer, model_world)
         assert row["bounds"]["lower"] - 1e-6 <= row["recommended"] <= row["bounds"]["upper"] + 1e-6
         assert set(row["marginal_roas"]) == {"current", "recommended"}
     revenue = body["expected_revenue"]
-    assert set(revenue) >= {"current", "recommended", "uplift"}
+    assert set(revenue) >= {"current", "recommended", "uplift", "uplift_under_mmm"}
     check_interval(revenue["uplift"])
+    # every plan is held to the plain MMM too: kept at the current split when either model expects a loss
+    assert body["decision"] in ("recommended", "kept_current")
+    assert revenue["uplift_under_mmm"]["mean"] >= -1e-6 and revenue["uplift"]["mean"] >= -1e-6
+    assert all(row["hold_reason"] == "" or row["locked"] for row in body["channels"])
 
 
 def test_diagnostics_report_convergence_fit_and_coverage(viewer, model_world):
@@ -237,7 +246,7 @@ def test_a_rejected_week_shows_as_failed_with_its_messages_and_its_old_data_as_s
 
     from tests.conftest import INSTANCE_CONFIG
     from umm_api.app import create_app
-    from umm_api.keys import KeyStore
+    from umm_assets.lib.serving.keys import KeyStore
     from umm_api.settings import ApiSettings
     from umm_assets.definitions import build_defs
     from umm_assets.defs.runs import materialize_range

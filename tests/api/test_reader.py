@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.support import auth
 from umm_api.app import create_app
-from umm_api.keys import KeyStore
 from umm_api.settings import ApiSettings
+from umm_assets.lib.serving.keys import KeyStore
 from umm_assets.lib.storage import Stored, Warehouse
 
 

@@ -47,7 +47,7 @@ def test_serve_answers_with_docs_and_data_for_a_cli_key(live_api, api_world, sta
 
 
 def test_make_run_prints_a_fresh_viewer_key_and_revokes_the_previous_one(tmp_path, monkeypatch):
-    from umm_api.keys import KeyStore
+    from umm_assets.lib.serving.keys import KeyStore
     from umm_assets.up import UP_KEY_NAME, viewer_key
 
     monkeypatch.setenv("UMM_API_STATE_DIR", str(tmp_path))

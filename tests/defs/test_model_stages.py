@@ -17,12 +17,13 @@ from umm_assets.definitions import build_defs
 from umm_assets.defs.model.assets import fitter_for
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.runs import failure_messages, materialize_range
+from umm_assets.defs.windows import require_complete
 from umm_assets.lib import allocate, demo
 from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.fit import load_mmm
 from umm_assets.lib.outputs import SCHEMAS
 from umm_assets.lib.settings import Settings
-from umm_assets.lib.storage import Warehouse
+from umm_assets.lib.storage import Stored, Warehouse
 
 MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
 OP_CONFIG = QUICK_RUN_CONFIG
@@ -236,3 +237,87 @@ def test_reconciliation_holds_a_posterior_to_the_thresholds_its_fit_was_checked_
                                    op_config=strict_reconcile)
     assert reconciled.success, failure_messages(reconciled)
     assert platform.warehouse.read("reconciled_lift", week, "summary")["method"].iloc[0] == "calibrated_refit"
+
+
+def test_a_new_attribution_file_reuses_the_calibrated_refit(modelled):
+    """The refit depends on the posterior, the tests and the window, not on attribution: re-materializing
+    reconciled_lift after a new attribution file reuses the stored refit instead of sampling again."""
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    # (earlier tests may have refitted this week's posterior: reconcile it with the current one first)
+    first = materialize_range(platform.defs, platform.instance, ["reconciled_lift"], week, log_level="WARNING",
+                              op_config=OP_CONFIG)
+    assert first.success, failure_messages(first)
+    before = platform.warehouse.read("reconciled_lift", week, "summary").iloc[0]
+    assert before["method"] == "calibrated_refit" and before["refit_key"]
+    attribution = platform.raw / "attribution" / "last_click.csv.gz"
+    frame = pd.read_csv(attribution)
+    frame["attributed_revenue"] = (frame["attributed_revenue"] * 1.7).round(2)
+    frame.to_csv(attribution, index=False, compression="gzip")
+    platform.materialize(["validated_attribution"], platform.truth["first_week"], week)
+    result = materialize_range(platform.defs, platform.instance, ["reconciled_lift"], week, log_level="INFO",
+                               op_config=OP_CONFIG)
+    assert result.success, failure_messages(result)
+    logs = [e.message for e in platform.instance.all_logs(result.run_id) if e.message]
+    assert any("reusing it" in m for m in logs) and not any("refitting the MMM" in m for m in logs)
+    after = platform.warehouse.read("reconciled_lift", week, "reconciled").set_index("channel")
+    assert platform.warehouse.read("reconciled_lift", week, "summary").iloc[0]["refit_key"] == before["refit_key"]
+    assert (after["attribution_roas"] > 0).all()
+
+
+def test_a_held_channel_stays_at_its_current_spend_and_every_plan_is_held_to_the_mmm(modelled):
+    """A reconciled partition whose guard rail held an untested channel: the allocation locks it at its
+    current spend, says why in its table, summary and metadata, and checks the plan against the plain MMM."""
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    warehouse = platform.warehouse
+    commit = warehouse.require("reconciled_lift", week)
+    tables = {name: warehouse.read_commit(commit, name) for name in commit.tables}
+    untested = tables["reconciled"].query("n_tests == 0")["channel"].iloc[0]
+    held = tables["reconciled"]["channel"] == untested
+    tables["reconciled"].loc[held, ["hold_in_allocation", "guard_note"]] = [True, f"{untested} (untested): held"]
+    warehouse.write("reconciled_lift", week, Stored(tables, upstream=commit.upstream), run_id="test",
+                    code_version=commit.code_version)
+    result = materialize_range(platform.defs, platform.instance, ["allocation"], week, log_level="WARNING",
+                               op_config=OP_CONFIG)
+    assert result.success, failure_messages(result)
+    allocation = warehouse.read("allocation", week, "allocation").set_index("channel")
+    summary = warehouse.read("allocation", week, "summary").iloc[0]
+    assert allocation.loc[untested, "locked"] and allocation.loc[untested, "hold_reason"] == f"{untested} (untested): held"
+    assert allocation.loc[untested, "recommended"] == pytest.approx(allocation.loc[untested, "current"])
+    assert summary["held_channels"] == untested and summary["uplift_mmm_mean"] >= 0
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["not_worse_than_current_under_mmm"].passed
+    event = next(iter(result.get_asset_materialization_events()))
+    assert "held" in event.materialization.metadata["allocation"].value
+
+
+def test_a_week_that_failed_validation_stops_the_fit_with_the_reason(platform):
+    """A bad spend row blocks its week's validated_spend (the contract); the model window that covers the
+    week must not read it as a week of zero spend: mmm_posterior fails naming the week and the rule."""
+    weeks = platform.weeks
+    bad_week = weeks[30]
+    (platform.raw / "media_spend" / "late_fix.csv").write_text(f"date,channel,spend\n{bad_week},tv,-5\n")
+    platform.materialize(VALIDATED, weeks[0], weeks[29])
+    platform.materialize(VALIDATED, weeks[31], weeks[-1])
+    assert not platform.materialize(VALIDATED, bad_week, expect_success=False).success
+    assert bad_week not in platform.warehouse.partitions("validated_spend")
+    result = materialize_range(platform.defs, platform.instance, ["mmm_posterior"], weeks[-1], log_level="WARNING",
+                               op_config=OP_CONFIG)
+    message = "\n".join(failure_messages(result))
+    assert not result.success and "has gaps, so nothing was fitted" in message
+    assert f"{bad_week} (failed validation: media_spend/late_fix.csv" in message and "non-negative" in message
+    assert platform.warehouse.partitions("mmm_posterior") == []
+
+
+def test_a_channel_without_a_row_in_a_week_is_zero_not_a_gap(tmp_path):
+    """The raw contract: a channel with no row in a week that has rows spent nothing."""
+    weeks = pd.date_range("2024-01-01", periods=10, freq="W-MON")
+    spend = pd.DataFrame([{"week": w, "channel": c, "spend": 1.0} for w in weeks for c in ("tv", "search")])
+    spend = spend[~((spend["week"] == weeks[4]) & (spend["channel"] == "tv"))]
+    outcomes = pd.DataFrame({"week": weeks, "revenue": 1.0})
+    frames = {"validated_spend": spend, "validated_outcomes": outcomes, "validated_controls": pd.DataFrame()}
+    require_complete(weeks[-1].date().isoformat(), 156, frames, Warehouse(tmp_path), "mmm_posterior")  # no error
+    with pytest.raises(dg.Failure, match=rf"validated_spend lacks 1 week\(s\): {weeks[4].date()} \(never validated\)"):
+        require_complete(weeks[-1].date().isoformat(), 156, {**frames, "validated_spend": spend[spend["week"] != weeks[4]]},
+                         Warehouse(tmp_path), "mmm_posterior")

@@ -1,5 +1,5 @@
 """The landing zone and the warehouse on S3: a real S3-compatible server (moto's standalone server)
-started on 127.0.0.1 by the test, reached through dagster-aws's S3Resource and s3fs, with the
+started on 127.0.0.1 by the test, reached through the platform's one S3 client (s3fs), with the
 endpoint taken from the usual AWS settings (AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
@@ -7,18 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import boto3
 import dagster as dg
 import pytest
 
-from umm_assets.lib.servers import free_port
 from tests.conftest import INSTANCE_CONFIG, VALIDATED
+from tests.servers import AWS_TEST_ENV, moto_server, upload
 from umm_assets.definitions import build_defs
 from umm_assets.defs.runs import failure_messages, materialize_range
 from umm_assets.lib.settings import Settings
@@ -27,38 +22,15 @@ from umm_assets.lib.storage import Warehouse
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
+    with moto_server() as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture
 def aws_env(s3_endpoint, monkeypatch):
-    for key, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {"AWS_ENDPOINT_URL": s3_endpoint, **AWS_TEST_ENV}.items():
         monkeypatch.setenv(key, value)
     return boto3.client("s3")
-
-
-def _upload(client, folder: Path, bucket: str, prefix: str) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
 
 
 def test_landing_zone_and_warehouse_on_s3(aws_env, small_world, tmp_path):
@@ -66,7 +38,7 @@ def test_landing_zone_and_warehouse_on_s3(aws_env, small_world, tmp_path):
     raw, truth = small_world
     for bucket in ("landing", "lake"):
         client.create_bucket(Bucket=bucket)
-    _upload(client, raw, "landing", "team/raw")
+    upload(raw, "s3://landing/team/raw")
     settings = Settings.from_env({"UMM_RAW_URI": "s3://landing/team/raw", "UMM_DATA_DIR": "s3://lake/warehouse",
                                   "UMM_FIRST_WEEK": truth["first_week"]})
     defs = build_defs(settings)
@@ -103,7 +75,7 @@ def test_bad_file_on_s3_names_the_object(aws_env, small_world, tmp_path):
     client = aws_env
     raw, truth = small_world
     client.create_bucket(Bucket="landing2")
-    _upload(client, raw, "landing2", "raw")
+    upload(raw, "s3://landing2/raw")
     week = truth["last_week"]
     client.put_object(Bucket="landing2", Key="raw/media_spend/broken.csv",
                       Body=f"date,channel,spend\n{week},tv,-3\n".encode())

@@ -143,16 +143,19 @@ def test_frontier_is_increasing_and_spans_the_feasible_budgets(true_model, curre
     assert np.allclose(sums.index, sums.to_numpy())
 
 
+def draws_table(model: ResponseModel) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"draw": int(d), "channel": c, "geo": "national", "name": n, "value": float(model.params[n][i, 0, j])}
+        for n in model.params for i, d in enumerate(model.draws) for j, c in enumerate(model.channels)])
+
+
 def test_scenario_solver_from_stored_tables(noisy_model, current):
     problem = allocate.build_problem(noisy_model.channels, current)
     stored = allocate.allocate(noisy_model, problem)
     tables = {
         "allocation": stored.allocation,
         "summary": pd.DataFrame([stored.summary]),
-        "parameter_draws": pd.DataFrame([
-            {"draw": int(d), "channel": c, "geo": "national", "name": n, "value": float(noisy_model.params[n][i, 0, j])}
-            for n in noisy_model.params for i, d in enumerate(noisy_model.draws)
-            for j, c in enumerate(noisy_model.channels)]),
+        "parameter_draws": draws_table(noisy_model),
         "spec": pd.DataFrame({"spec_json": [json.dumps(noisy_model.spec)]}),
     }
     same = allocate.solve_scenario(tables, problem.budget)
@@ -178,3 +181,47 @@ def test_the_optimizers_fast_evaluator_matches_the_response_model(noisy_model, c
     expected_revenue, expected_marginal = model.response(spend, derivative=True)
     np.testing.assert_allclose(revenue, expected_revenue, rtol=1e-10, atol=1e-9)  # zero spend: ~1e-300 vs exactly 0
     np.testing.assert_allclose(marginal[:, :4], expected_marginal[:, :4], rtol=1e-8)
+
+
+def scaled(model: ResponseModel, channel: str, factor: float) -> ResponseModel:
+    """The model with one channel's effect multiplied by ``factor``."""
+    params = {k: v.copy() for k, v in model.params.items()}
+    params["saturation_beta"][..., model.channel_index(channel)] *= factor
+    return ResponseModel(model.channels, model.geos, model.draws, params, model.channel_scale, model.target_scale,
+                         model.weights, model.spec)
+
+
+def test_a_plan_the_plain_mmm_expects_to_lose_on_keeps_the_current_split(noisy_model, current):
+    """The reconciled posterior thinks tv earns 5x what the MMM does: its plan piles money into tv. Under the
+    plain MMM that plan loses revenue, so the current split is kept and the reason says why."""
+    optimistic = scaled(noisy_model, "tv", 5.0)
+    pessimistic = allocate.Reference(scaled(noisy_model, "tv", 0.2))
+    problem = allocate.build_problem(noisy_model.channels, current)
+    unguarded = allocate.allocate(optimistic, problem)
+    assert pessimistic.uplift(problem, unguarded.allocation["recommended"].to_numpy())["mean"] < 0
+    result = allocate.allocate(optimistic, problem, reference=pessimistic)
+    assert result.summary["decision"] == allocate.Decision.KEPT_CURRENT
+    assert "the plain MMM expects it to lose" in result.summary["decision_reason"]
+    np.testing.assert_allclose(result.allocation["recommended"], problem.current, rtol=1e-9)
+    assert result.summary["uplift_mean"] == pytest.approx(0, abs=1e-6)
+    assert result.summary["uplift_mmm_mean"] == pytest.approx(0, abs=1e-6)
+    agreeing = allocate.allocate(optimistic, problem, reference=allocate.Reference(optimistic))
+    assert agreeing.summary["decision"] == allocate.Decision.RECOMMENDED
+    assert agreeing.summary["uplift_mmm_mean"] == pytest.approx(agreeing.summary["uplift_mean"])
+
+
+def test_scenarios_are_held_to_the_stored_mmm_and_report_held_channels(noisy_model, current):
+    optimistic = scaled(noisy_model, "tv", 5.0)
+    problem = allocate.build_problem(noisy_model.channels, current, locked=["display"])
+    stored = allocate.with_holds(allocate.allocate(optimistic, problem), {"display": "display (untested): held"})
+    tables = {"allocation": stored.allocation, "summary": pd.DataFrame([stored.summary]),
+              "parameter_draws": draws_table(optimistic),
+              "spec": pd.DataFrame({"spec_json": [json.dumps(noisy_model.spec)]}),
+              "mmm_parameter_draws": draws_table(scaled(noisy_model, "tv", 0.2)),
+              "mmm_spec": pd.DataFrame({"spec_json": [json.dumps(noisy_model.spec)]})}
+    solved = allocate.solve_scenario(tables, problem.budget * 1.1)
+    frame = solved.allocation.set_index("channel")
+    assert solved.summary["decision"] == allocate.Decision.KEPT_CURRENT
+    assert frame.loc["display", "hold_reason"] == "display (untested): held" and frame.loc["display", "locked"]
+    assert (frame.drop(index="display")["hold_reason"] == "").all()
+    assert frame["recommended"].sum() == pytest.approx(problem.budget * 1.1)

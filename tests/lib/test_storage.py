@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing as mp
+import os
+import shutil
 import time
 
 import duckdb
@@ -11,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from umm_assets.lib.storage import NotMaterialized, Stored, Warehouse
+from tests.conftest import tree_digest
+from umm_assets.lib import storage
+from umm_assets.lib.storage import COMMIT_FILE, STALE_AFTER_SECONDS, NotMaterialized, Stored, Warehouse
 
 
 def frame(value: float, rows: int = 1000) -> pd.DataFrame:
@@ -108,3 +113,115 @@ def test_catalog_has_a_view_per_table(tmp_path):
             ("2024-01-01", 3), ("2024-01-08", 3)]
         assert con.execute("select partition, sum(value) from mmm_posterior__roas group by 1").fetchall() == [
             ("2024-01-08", 4.0)]
+
+
+# --- the commit protocol (issue 13) ----------------------------------------------------------------
+
+WEEK = "2024-01-01"
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def versions(root, asset: str = "a", partition: str = WEEK) -> set[str]:
+    return {p.name for p in (root / asset / partition).iterdir() if p.is_dir()}
+
+
+def test_commits_are_sequenced_and_name_the_version_they_replaced(tmp_path):
+    warehouse = Warehouse(tmp_path)
+    commits = [warehouse.write("a", WEEK, Stored.table(frame(float(i))), run_id=f"r{i}") for i in range(3)]
+    assert [c.sequence for c in commits] == [1, 2, 3]
+    assert [c.previous for c in commits] == [None, commits[0].version, commits[1].version]
+    assert warehouse.commit("a", WEEK) == commits[-1]
+    assert versions(tmp_path) == {commits[1].version, commits[2].version}
+
+
+def test_a_multi_partition_write_that_fails_commits_nothing(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path)
+    weeks = ["2024-01-01", "2024-01-08", "2024-01-15"]
+    warehouse.write_many("a", {w: Stored.table(frame(1.0)) for w in weeks}, run_id="good")
+    before = tree_digest(tmp_path / "a")
+    writes = []
+    real = warehouse.fs.pipe_file
+
+    def fill_the_disk_at_the_third(path, value, **kwargs):
+        writes.append(path)
+        if len(writes) == 3:
+            disk_full()
+        real(path, value, **kwargs)
+
+    monkeypatch.setattr(warehouse.fs, "pipe_file", fill_the_disk_at_the_third)
+    with pytest.raises(OSError, match="No space left on device"):
+        warehouse.write_many("a", {w: Stored.table(frame(2.0)) for w in weeks}, run_id="bad")
+    assert tree_digest(tmp_path / "a") == before  # no pointer moved, no folder left behind
+    assert warehouse.read("a", weeks)["value"].eq(1.0).all()
+
+
+def test_a_broken_leftover_is_never_kept_as_the_previous_version(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path)
+    warehouse.write("a", WEEK, Stored.table(frame(1.0)), run_id="r1")
+    good = warehouse.write("a", WEEK, Stored.table(frame(2.0)), run_id="r2")
+    real = warehouse.fs.pipe_file
+
+    def torn_write(path, value, **kwargs):  # the disk fills up in the middle of the Parquet file
+        real(path, b"", **kwargs)
+        disk_full()
+
+    monkeypatch.setattr(warehouse.fs, "pipe_file", torn_write)
+    with pytest.raises(OSError):
+        warehouse.write("a", WEEK, Stored.table(frame(3.0)), run_id="r3")
+    monkeypatch.undo()
+    # a leftover of a writer killed mid-write (nothing could remove it), named after every other version
+    leftover = tmp_path / "a" / WEEK / "99991231T000000000000Z-deadbeef"
+    leftover.mkdir()
+    (leftover / "data.parquet").write_bytes(b"")
+    latest = warehouse.write("a", WEEK, Stored.table(frame(4.0)), run_id="r4")
+    assert latest.previous == good.version and latest.sequence == 3
+    assert versions(tmp_path) == {good.version, latest.version, leftover.name}  # young leftovers wait an hour
+    assert warehouse.read_commit(good)["value"].eq(2.0).all()  # the previous version is the last good one
+    old = time.time() - 2 * STALE_AFTER_SECONDS
+    os.utime(leftover, (old, old))
+    warehouse.write("a", WEEK, Stored.table(frame(5.0)), run_id="r5")
+    assert leftover.name not in versions(tmp_path)
+
+
+@pytest.mark.parametrize("clock", ["steps_back", "two_writers_disagree"])
+def test_versions_are_ordered_by_commits_never_by_folder_names(tmp_path, monkeypatch, clock):
+    warehouse = Warehouse(tmp_path)
+    names = iter(["20240301T000000000000Z-aaaaaaaa", "20240201T000000000000Z-bbbbbbbb",
+                  "20240101T000000000000Z-cccccccc"] if clock == "steps_back" else
+                 ["20240301T000000000000Z-aaaaaaaa", "20240101T000000000000Z-bbbbbbbb",
+                  "20240302T000000000000Z-cccccccc", "20240102T000000000000Z-dddddddd"])
+    monkeypatch.setattr(storage, "_new_version", lambda: next(names))
+    for i, _ in enumerate(range(3 if clock == "steps_back" else 4)):
+        commit = warehouse.write("a", WEEK, Stored.table(frame(float(i))), run_id=f"r{i}")
+        assert warehouse.read("a", WEEK)["value"].eq(float(i)).all()  # the pointer's folder is there
+    assert versions(tmp_path) == {commit.version, commit.previous}
+    warehouse.refresh_catalog()
+
+
+def test_leftover_pointer_files_are_removed_on_the_next_write(tmp_path):
+    warehouse = Warehouse(tmp_path)
+    warehouse.write("a", WEEK, Stored.table(frame(1.0)), run_id="r1")
+    leftover = tmp_path / "a" / WEEK / f"{COMMIT_FILE}.0123456789abcdef.tmp"  # a writer killed before its rename
+    leftover.write_text("{")
+    warehouse.write("a", WEEK, Stored.table(frame(2.0)), run_id="r2")
+    assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "a" / WEEK).iterdir() if not p.is_dir()) == [COMMIT_FILE,
+                                                                                          storage.COMMIT_LOCK]
+
+
+def test_the_catalog_leaves_out_partitions_it_cannot_read_and_says_which(tmp_path):
+    warehouse = Warehouse(tmp_path)
+    for week in ("2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"):
+        warehouse.write("a", week, Stored.table(frame(1.0, 3)), run_id="r")
+    gone = warehouse.commit("a", "2024-01-08")
+    shutil.rmtree(tmp_path / "a" / "2024-01-08" / gone.version)  # a pointer on a missing folder
+    (tmp_path / "a" / "2024-01-15" / COMMIT_FILE).write_text("{not json")
+    torn = warehouse.commit("a", "2024-01-22")
+    (tmp_path / "a" / "2024-01-22" / torn.version / "data.parquet").write_bytes(b"")
+    skipped = warehouse.refresh_catalog()
+    assert [s.split(":")[0] for s in skipped] == ["a[2024-01-15]", "a[2024-01-08]", "a[2024-01-22]"]
+    with contextlib.closing(duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True)) as con:
+        assert con.execute("select partition, count(*) from a group by 1").fetchall() == [("2024-01-01", 3)]

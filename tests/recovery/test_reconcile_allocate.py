@@ -21,9 +21,11 @@ from umm_assets.lib.mmm.frame import build_model_frame
 from umm_assets.lib.reconcile import Posterior, ReconcileConfig, reconcile
 
 pytestmark = pytest.mark.slow
-# 11: the world where the saturation family decides the plan and LOO can hardly tell them apart (locally
-# Hill +0.7 ± 1.9, kept by the tie rule; its Hill fit needs the retry at target_accept 0.99 in a clean clone).
-DEMO_SEEDS = (3, 7, 11)
+# 7: the world where the expected-revenue plan over-moves into a barely identified curve (the CVaR default's
+# reason). 11: the world where the saturation family decides the plan and LOO can hardly tell them apart
+# (locally Hill +0.7 ± 1.9, kept by the tie rule; its Hill fit needs the retry at target_accept 0.99 in a
+# clean clone). Seeds 3, 5, 13, 19 are measured outside CI (README "Measured"): ~9 minutes each.
+DEMO_SEEDS = (7, 11)
 
 
 def _fit_and_reconcile(world: World):

@@ -7,6 +7,7 @@ from umm_api.routes import (
                             data_quality,
                             diagnostics,
                             health,
+                            history,
                             partitions,
                             reconciliation,
                             response_curves,
@@ -15,5 +16,5 @@ from umm_api.routes import (
 )
 
 ROUTERS = [health.router, partitions.router, roas.router, contributions.router, response_curves.router,
-           reconciliation.router, allocation.router, scenarios.router, diagnostics.router, data_quality.router,
-           admin.router]
+           reconciliation.router, history.router, allocation.router, scenarios.router, diagnostics.router,
+           data_quality.router, admin.router]

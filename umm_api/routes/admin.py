@@ -6,8 +6,8 @@ from fastapi import APIRouter, Path, Query
 
 from umm_api.deps import Audit, Keys, RequireAdmin
 from umm_api.errors import NotFound
-from umm_api.keys import UnknownKey
 from umm_api.schemas import AuditEntry, AuditResponse, KeyInfo, KeysResponse
+from umm_assets.lib.serving.keys import UnknownKey
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 

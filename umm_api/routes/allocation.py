@@ -7,7 +7,7 @@ import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_api.reader import Snapshot
+from umm_assets.lib.serving.reader import Snapshot
 from umm_api.schemas import (
     AllocationChannel,
     AllocationResponse,
@@ -32,6 +32,7 @@ def _channel(row: Mapping[str, Any]) -> AllocationChannel:
         change=None if current is None or recommended is None else recommended - current,
         bounds=Bounds(lower=clean(row["lower_bound"]), upper=clean(row["upper_bound"])),
         locked=bool(row["locked"]),
+        hold_reason=str(row.get("hold_reason") or ""),
         marginal_roas=CurrentRecommended(current=clean(row["marginal_roas_current"]),
                                          recommended=clean(row["marginal_roas_recommended"])),
         expected_revenue=CurrentRecommended(current=clean(row["expected_revenue_current"]),
@@ -50,10 +51,13 @@ def payload(allocation: pd.DataFrame, summary: Mapping[str, Any], frontier: pd.D
         "status": str(summary.get("status", "")),
         "message": str(summary.get("message", "") or ""),
         "iterations": integer(summary.get("iterations")),
+        "decision": str(summary.get("decision") or "recommended"),
+        "decision_reason": str(summary.get("decision_reason") or ""),
         "expected_revenue": ExpectedRevenue(
             current=clean(summary["expected_revenue_current"]),
             recommended=clean(summary["expected_revenue_recommended"]),
             uplift=interval(summary, "uplift"),
+            uplift_under_mmm=interval(summary, "uplift_mmm") if "uplift_mmm_mean" in summary else None,
         ),
         "channels": [_channel(r) for r in allocation.sort_values("channel").to_dict("records")],
         "frontier": [] if frontier is None else [

@@ -7,17 +7,19 @@ from starlette.concurrency import run_in_threadpool
 
 from umm_api.assets import input_name
 from umm_api.deps import AsOf, Reader, RequireViewer
-from umm_api.reader import CachedReader
 from umm_api.schemas import CheckOutcome, DataQualityResponse, Lineage, QualityRecord, QualitySummary
 from umm_api.serving import respond
+from umm_assets.lib.serving.reader import CachedReader
 from umm_assets.lib.storage import UNPARTITIONED, NotMaterialized
+from umm_assets.lib.violations import MAX_MESSAGE_CHARS, shorten
 
 router = APIRouter(prefix="/api/v1", tags=["data quality"])
 
 
 def _record(r: dict) -> QualityRecord:
     checks = [CheckOutcome(name=str(c.get("name")), passed=bool(c.get("passed")),
-                           messages=[str(m) for m in c.get("messages", [])]) for c in r.get("checks", [])]
+                           messages=[shorten(str(m), MAX_MESSAGE_CHARS) for m in c.get("messages", [])])
+              for c in r.get("checks", [])]
     return QualityRecord(asset=r["asset"], input=input_name(r["asset"]), partition=r["partition"],
                          run_id=r.get("run_id"), checked_at=r.get("checked_at"), passed=bool(r.get("passed")),
                          rows=r.get("rows"), checks=checks, failed_checks=[c.name for c in checks if not c.passed])

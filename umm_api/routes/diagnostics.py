@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Reader, RequireViewer
-from umm_api.reader import Snapshot
 from umm_api.routes.roas import window
 from umm_api.schemas import DiagnosticsResponse, clean
 from umm_api.serving import integer, serve, text
 from umm_assets.lib.outputs import MMM_POSTERIOR
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["mmm"])
 NAMED = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "mape", "r2", "holdout_mape", "holdout_weeks",

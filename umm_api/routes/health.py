@@ -5,9 +5,9 @@ from starlette.concurrency import run_in_threadpool
 
 from umm_api.assets import KNOWN
 from umm_api.deps import AsOf, Reader
-from umm_api.reader import CachedReader
 from umm_api.schemas import AssetStatus, HealthResponse, Lineage
 from umm_api.serving import respond
+from umm_assets.lib.serving.reader import CachedReader
 
 router = APIRouter(tags=["health"])
 

@@ -3,14 +3,16 @@
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_api.reader import Snapshot
+from umm_assets.lib.serving.reader import Snapshot
 from umm_api.schemas import (
     AttributionEstimate,
     ExperimentCoverage,
+    Guard,
     Interval,
     ReconciledChannel,
     ReconciliationResponse,
     ReconciliationSummary,
+    Shifts,
     Weights,
     clean,
 )
@@ -31,6 +33,8 @@ def _channel(row: dict) -> ReconciledChannel:
     if clean(row.get("attribution_roas")) is not None or clean(row.get("attribution_roas_calibrated_mean")) is not None:
         attribution = AttributionEstimate(roas=clean(row.get("attribution_roas")),
                                           bias=clean(row.get("attribution_bias")),
+                                          bias_log_sd=clean(row.get("attribution_bias_log_sd")),
+                                          bias_source=text(row.get("attribution_bias_source")),
                                           calibrated=interval(row, "attribution_roas_calibrated"))
     return ReconciledChannel(
         channel=row["channel"],
@@ -43,6 +47,8 @@ def _channel(row: dict) -> ReconciledChannel:
         attribution=attribution,
         weights=Weights(mmm=clean(row["weight_mmm"]), tests=clean(row["weight_tests"]),
                         attribution=clean(row["weight_attribution"])),
+        shifts=Shifts(tests=clean(row.get("shift_tests")), attribution=clean(row.get("shift_attribution"))),
+        guard=Guard(held=bool(row.get("hold_in_allocation", False)), note=text(row.get("guard_note")) or ""),
         n_tests=integer(row["n_tests"]) or 0,
         tests_used=_split(row.get("tests_used")),
     )
@@ -68,6 +74,7 @@ def build(snapshot: Snapshot, wanted: tuple[str, ...] = ()) -> ReconciliationRes
         signals=_split(summary_row.get("signals")), coverage_mmm=clean(summary_row.get("coverage_mmm")),
         coverage_reconciled=clean(summary_row.get("coverage_reconciled")),
         disagreements=integer(summary_row.get("disagreements")) or 0,
+        held_channels=_split(summary_row.get("held_channels")),
     )
     tests = ([_test(r) for r in snapshot.table("test_coverage").to_dict("records")]
              if snapshot.has("test_coverage") else [])

@@ -7,10 +7,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_api.reader import Snapshot
 from umm_api.schemas import Interval, IntervalSeries, ResponseCurve, ResponseCurvesResponse, clean
 from umm_api.serving import check_channels, serve
 from umm_assets.lib.outputs import MMM_POSTERIOR, RECONCILED_LIFT
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["mmm"])
 

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_api.reader import Snapshot
 from umm_api.schemas import Interval, RoasResponse, RoasRow, Window, clean
 from umm_api.serving import check_channels, serve, text
 from umm_assets.lib.outputs import MMM_POSTERIOR
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["mmm"])
 

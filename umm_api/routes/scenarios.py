@@ -2,41 +2,23 @@
 
 import asyncio
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import anyio
-import pandas as pd
 from fastapi import APIRouter, Response
 
 from umm_api.deps import AsOf, Reader, RequireAnalyst
 from umm_api.errors import InfeasibleBudget, UnknownChannel
-from umm_api.reader import Snapshot
 from umm_api.routes.allocation import payload
 from umm_api.schemas import ErrorResponse, ScenarioRequest, ScenarioResponse
 from umm_api.serving import JSON, check_channels
 from umm_assets.lib import allocate
 from umm_assets.lib.outputs import ALLOCATION
+from umm_assets.lib.serving import scenarios
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
 TOLERANCE = 1e-9
-
-
-class Tables(Mapping[str, pd.DataFrame]):
-    """The partition's tables, read (through the reader's cache) only when the solver asks."""
-
-    def __init__(self, snapshot: Snapshot):
-        self.snapshot = snapshot
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if not self.snapshot.has(name):
-            raise KeyError(name)
-        return self.snapshot.table(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.snapshot.commit.tables)
-
-    def __len__(self) -> int:
-        return len(self.snapshot.commit.tables)
 
 
 def _precheck(request: ScenarioRequest, current: Mapping[str, float]) -> None:
@@ -60,19 +42,8 @@ def _precheck(request: ScenarioRequest, current: Mapping[str, float]) -> None:
                                    f"({ceiling:,.2f})")
 
 
-def _solver(reader, snapshot: Snapshot) -> allocate.ScenarioSolver:
-    """The partition's scenario solver, built once per stored version (its response model is reused)."""
-    commit = snapshot.commit
-    key = ("scenario-solver", commit.asset, commit.partition, commit.version)
-    solver = reader.tables.get(key)
-    if solver is None:
-        solver = allocate.ScenarioSolver(Tables(snapshot))
-        reader.tables.put(key, solver)
-    return solver
-
-
 def solve(reader, snapshot: Snapshot, request: ScenarioRequest) -> ScenarioResponse:
-    solver = _solver(reader, snapshot)
+    solver = scenarios.solver(reader, snapshot)
     _precheck(request, solver.current)
     try:
         result = solver.solve(request.budget, request.bounds_tuples(), request.locked)

@@ -1,43 +1,50 @@
-"""Schedules and sensors: a weekly refresh of the whole chain after each week closes, and a
-landing-zone sensor that re-validates when raw files change. Both run only under the Dagster daemon
-(``dagster dev``). The sensor validates only: a late file should not start a 2-core model fit per
-changed week; the next weekly refresh (or a backfill from the UI) refits on the corrected data."""
+"""Schedules, sensors and freshness: a weekly refresh of the whole chain after each week closes, a
+landing-zone sensor that observes the raw folders and re-validates the weeks whose files changed, and a
+freshness check per weekly asset. They run under the Dagster daemon (``dagster dev``). The sensor
+validates only: a late file should not start a 2-core model fit per changed week; the next weekly refresh
+(or a backfill from the UI) refits on the corrected data."""
 
-
-import hashlib
-import json
+import warnings
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from umm_assets.defs import raw
 from umm_assets.defs.resources import LandingZoneResource
+from umm_assets.defs.runs import RANGE_END, RANGE_START
 from umm_assets.lib import ingest
-from umm_assets.lib.contracts import INPUTS, OUTCOMES, SPEND
+from umm_assets.lib.contracts import OUTCOMES, SPEND
 from umm_assets.lib.weeks import last_complete_week
 
-from umm_assets.defs.runs import RANGE_END, RANGE_START
+# A week closes at Monday 00:00 UTC; its partition is expected by Tuesday 00:00, a day later
+# (the weekly refresh runs Monday 06:00)
+FRESHNESS_DEADLINE = "0 0 * * 2"
 
 
-def validated_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
-        "validated_job",
-        selection=dg.AssetSelection.groups("validated"),
-        partitions_def=partitions,
-        description="Validate the landing zone into weekly tables (all validated_* assets).",
-    )
+def _job(name: str, partitions: dg.PartitionsDefinition, description: str,
+         selection: dg.AssetSelection | None = None):
+    """A weekly asset job over ``selection`` (default: every asset but the raw folders, which are external)."""
+    return dg.define_asset_job(name, selection=selection or dg.AssetSelection.all() - dg.AssetSelection.groups(raw.GROUP),
+                               partitions_def=partitions, description=description)
 
 
-def weekly_refresh_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
-        "weekly_refresh_job",
-        selection=dg.AssetSelection.all(),
-        partitions_def=partitions,
-        description="The week that just closed, end to end: validate it, fit the MMM on the window ending "
-                    "there, reconcile with the tests and attribution, and recommend next week's budget.",
-    )
+def validated_job(partitions: dg.PartitionsDefinition):
+    return _job("validated_job", partitions, "Validate the landing zone into weekly tables (all validated_* assets).",
+                dg.AssetSelection.groups("validated"))
 
 
-def weekly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def weekly_refresh_job(partitions: dg.PartitionsDefinition):
+    return _job("weekly_refresh_job", partitions,
+                "The week that just closed, end to end: validate it, fit the MMM on the window ending there, "
+                "reconcile with the tests and attribution, and recommend next week's budget.")
+
+
+def materialize_job(partitions: dg.PartitionsDefinition):
+    """Any assets, any weeks: what ``umm materialize`` runs when its steps go to an executor (Dask)."""
+    return _job("materialize_job", partitions, "The assets and weeks `umm materialize` asked for, run on the code "
+                                               "location's executor (the Dask cluster of UMM_DASK_ADDRESS).")
+
+
+def weekly_refresh_schedule(job) -> dg.ScheduleDefinition:
     """Every Monday morning (UTC), materialize the week that just closed through ``job``."""
     return dg.build_schedule_from_partitioned_job(
         job, name="weekly_refresh", hour_of_day=6, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
@@ -52,26 +59,46 @@ def raw_weeks(landing: LandingZoneResource) -> list[str]:
     return sorted(w.isoformat() for w in weeks if w <= newest)
 
 
-def landing_zone_sensor(job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsDefinition
-                        ) -> dg.SensorDefinition:
+def landing_zone_sensor(job, partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
     @dg.sensor(name="landing_zone_sensor", job=job, minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Re-validates every week with raw rows when files in the landing zone change.")
+               description="Observes the landing-zone folders (file count, newest file, rows) and re-validates "
+                           "the weeks whose files were added, changed or removed; reads only those files.")
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource):
-        zone = landing.zone()
-        listing = [f.lineage() for spec in INPUTS.values() for f in zone.list_files(spec.folder)]
-        digest = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
-        if digest == context.cursor:
-            return dg.SkipReason("no new or changed files in the landing zone")
         first_tick = context.cursor is None
-        context.update_cursor(digest)
-        if first_tick and context.instance.get_latest_materialization_event(dg.AssetKey("validated_spend")):
-            # e.g. right after `umm materialize --latest`: take today's files as the baseline
-            return dg.SkipReason("recorded the landing zone as it is; later changes will trigger runs")
-        valid = set(partitions.get_partition_keys())
-        weeks = [w for w in raw_weeks(landing) if w in valid]
-        if not weeks:
-            return dg.SkipReason("the landing zone has no spend or outcome rows in the partition range")
-        return dg.RunRequest(run_key=digest, tags={RANGE_START: weeks[0], RANGE_END: weeks[-1]})
+        found = raw.scan(landing.zone(), raw.load_cursor(context.cursor))
+        observations = [raw.observation(found, folder) for folder in sorted(found.changed_folders)]
+        if not found.changed_folders:
+            return dg.SkipReason("no new, changed or removed files in the landing zone")
+        context.log.info(f"{found.read} file(s) read; changed: {', '.join(sorted(found.changed_folders))}")
+        valid = partitions.get_partition_keys()
+        weeks = [w for w in valid if min(found.weeks, default="9") <= w <= max(found.weeks, default="0")]
+        materialized = context.instance.get_latest_materialization_event(dg.AssetKey("validated_spend"))
+        if (first_tick and materialized) or not weeks:
+            # e.g. right after `umm materialize --latest`: record the landing zone as it is; later changes run
+            return dg.SensorResult(asset_events=observations, cursor=found.cursor(), skip_reason=dg.SkipReason(
+                "recorded the landing zone as it is" if weeks else "the changed files have no rows in the "
+                "partition range"))
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=found.cursor_digest(), tags={RANGE_START: weeks[0],
+                                                                               RANGE_END: weeks[-1]})],
+            asset_events=observations, cursor=found.cursor())
 
     return _sensor
+
+
+def freshness_checks(assets: list[dg.AssetsDefinition]) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """A freshness check per weekly asset, evaluated by its sensor: the newest complete week must be
+    materialized by a day after it closed, else the check fails (a warning in the UI).
+
+    Dagster marks these checks superseded by ``FreshnessPolicy``; that policy judges the time of the last
+    materialization of any partition, so a backfill of old weeks would look fresh. This check asks for the
+    newest week's own partition, which is what a weekly platform owes its readers.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        checks = dg.build_time_partition_freshness_checks(
+            assets=assets, deadline_cron=FRESHNESS_DEADLINE, severity=dg.AssetCheckSeverity.WARN)
+        sensor = dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+    return list(checks), sensor

@@ -13,22 +13,16 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets.defs.resources import WarehouseResource
+from umm_assets.lib.serving.reader import Snapshot
 from umm_assets.lib.storage import DATA_TABLE, UNPARTITIONED, Commit, Stored, Warehouse
 
 
-class PartitionView:
+class PartitionView(Snapshot):
     """A lazily read multi-table partition (e.g. an ``mmm_posterior`` week) handed to downstream assets."""
 
     def __init__(self, warehouse: Warehouse, commit: Commit):
+        super().__init__(commit, warehouse.read_commit)
         self.warehouse = warehouse
-        self.commit = commit
-
-    @property
-    def partition(self) -> str:
-        return self.commit.partition
-
-    def table(self, name: str) -> pd.DataFrame:
-        return self.warehouse.read_commit(self.commit, name)
 
     def file(self, name: str):
         return self.warehouse.file(self.commit.asset, self.commit.partition, name, commit=self.commit)
@@ -40,6 +34,33 @@ def _as_stored(value: Any) -> Stored:
     if isinstance(value, pd.DataFrame):
         return Stored.table(value)
     raise TypeError(f"the warehouse stores DataFrames or Stored values, not {type(value).__name__}")
+
+
+def _refresh_catalog(context, warehouse: Warehouse) -> str:
+    """Rebuild the analysts' catalog. The partitions are committed by then, and the run's outcome must agree
+    with its commits: a catalog that cannot be rebuilt (a convenience view, rebuilt on every write) is a
+    warning in the run and the materialization's metadata, not a failed run that nevertheless wrote data."""
+    try:
+        skipped = warehouse.refresh_catalog()
+    except Exception as err:  # noqa: BLE001 (whatever broke the catalog, the data is committed)
+        context.log.warning(f"catalog.duckdb was not rebuilt ({err}); the next write rebuilds it")
+        return f"not rebuilt: {err}"
+    if not skipped:
+        return "rebuilt"
+    outcome = f"rebuilt without {len(skipped)} unreadable partition(s): " + "; ".join(skipped[:5])
+    context.log.warning(f"catalog.duckdb {outcome}")
+    return outcome
+
+
+def commit(context, warehouse: Warehouse, asset: str, values: Mapping[str, Stored], *,
+           code_version: str | None) -> list[tuple[Commit, dict]]:
+    """Write ``values`` (partition -> value) all or nothing, rebuild the catalog, and return each commit with
+    the metadata its materialization carries. ``context`` is the output's or the asset's (run id, log)."""
+    commits = warehouse.write_many(asset, values, run_id=context.run_id, code_version=code_version)
+    catalog = _refresh_catalog(context, warehouse)
+    return [(c, {"warehouse_path": dg.MetadataValue.path(f"{warehouse.uri}/{asset}/{c.partition}/{c.version}"),
+                 "version": c.version, "partitions_written": len(commits), "tables": dg.MetadataValue.json(c.tables),
+                 "catalog": catalog}) for c in commits]
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -62,18 +83,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             values = {k: _as_stored(obj[k]) for k in keys}
         else:
             values = {keys[0]: _as_stored(obj)}
-        commits = [
-            warehouse.write(asset, key, stored, run_id=context.run_id, code_version=context.asset_spec.code_version)
-            for key, stored in values.items()
-        ]
-        warehouse.refresh_catalog()
-        newest = commits[-1]
-        context.add_output_metadata({
-            "warehouse_path": dg.MetadataValue.path(f"{warehouse.uri}/{asset}/{newest.partition}/{newest.version}"),
-            "version": newest.version,
-            "partitions_written": len(commits),
-            "tables": dg.MetadataValue.json(newest.tables),
-        })
+        written = commit(context, warehouse, asset, values, code_version=context.asset_spec.code_version)
+        context.add_output_metadata(written[-1][1])
 
     def load_input(self, context: dg.InputContext) -> Any:
         warehouse = self.warehouse()

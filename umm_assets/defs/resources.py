@@ -1,27 +1,29 @@
-"""Resources: the landing zone (local folder or S3 through dagster-aws) and DuckDB for reads."""
+"""Resources: the landing zone and the warehouse (each a local folder or an S3 prefix), and DuckDB for reads.
+
+Both reach S3 through the platform's one S3 client (:func:`umm_assets.lib.storage.s3_filesystem`),
+configured by AWS's standard settings (``AWS_ENDPOINT_URL`` for an S3-compatible server).
+"""
 
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from dagster_duckdb import DuckDBResource
 
-from umm_assets.lib.landing import LandingZone, LocalLandingZone, S3LandingZone
+from umm_assets.lib.landing import LandingZone, LocalLandingZone, S3LandingZone, WeeklyBesideDaily
 from umm_assets.lib.storage import Warehouse
 
 
 class LandingZoneResource(dg.ConfigurableResource):
     """Where raw files land: ``UMM_RAW_URI``, a folder or ``s3://bucket/prefix``.
 
-    S3 goes through dagster-aws's ``S3Resource``; its endpoint comes from the usual AWS settings
-    (``AWS_ENDPOINT_URL`` for an S3-compatible server), which boto3 reads itself.
+    ``weekly_beside_daily`` is ``UMM_WEEKLY_BESIDE_DAILY`` (see ``docs/data-contract.md``).
     """
 
     uri: str
-    s3: dg.ResourceDependency[S3Resource]
+    weekly_beside_daily: WeeklyBesideDaily = WeeklyBesideDaily.error
 
     def zone(self) -> LandingZone:
         if self.uri.startswith("s3://"):
-            return S3LandingZone(self.s3.get_client(), self.uri)
+            return S3LandingZone(self.uri)
         return LocalLandingZone(self.uri)
 
 

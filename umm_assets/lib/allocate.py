@@ -45,6 +45,11 @@ class Objective(StrEnum):
     CVAR = "cvar"
 
 
+class Decision(StrEnum):
+    RECOMMENDED = "recommended"  # the optimizer's plan
+    KEPT_CURRENT = "kept_current"  # the current split: a model the plan is held to expects a loss
+
+
 DEFAULT_OBJECTIVE = Objective.CVAR
 DEFAULT_CVAR_ALPHA = 0.25  # the worst quarter of draws
 
@@ -303,16 +308,62 @@ def evaluate(model: ResponseModel, problem: Problem, solution: Solution, *, obje
         **{f"uplift_{k}": v for k, v in uplift.items()},
         "iterations": solution.iterations,
         "message": solution.message,
+        "decision": Decision.RECOMMENDED.value,
+        "decision_reason": "",
+        **{f"uplift_mmm_{k}": np.nan for k in ("mean", "lower", "upper")},
     }
     return AllocationResult(allocation, summary, rev_rec.sum(axis=1))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The plain MMM a plan is also held to: it must not lose revenue under the model it was built from."""
+
+    model: ResponseModel
+    shares: np.ndarray | None = None
+
+    def uplift(self, problem: Problem, spend: np.ndarray) -> dict[str, float]:
+        """The uplift of ``spend`` over the current mix at the same budget, under these draws."""
+        gained = (self.model.response(spend, geo_shares=self.shares).sum(axis=1)
+                  - self.model.response(_current_mix(problem), geo_shares=self.shares).sum(axis=1))
+        return _interval(gained)
+
+
+def guarded(result: AllocationResult, model: ResponseModel, problem: Problem, reference: Reference | None, *,
+            objective: Objective, alpha: float, shares: np.ndarray) -> AllocationResult:
+    """Keep the current split when the plan's expected uplift is negative under the reconciled posterior
+    or under the plain MMM: the models disagree on whether moving money pays, so it is not moved."""
+    if reference is None:
+        return result
+    under_mmm = reference.uplift(problem, result.allocation["recommended"].to_numpy())
+    tolerance = 1e-9 * max(problem.budget, 1.0)
+    losses = [f"{name} expects it to lose {-value:,.2f} per week" for name, value in
+              (("the reconciled posterior", result.summary["uplift_mean"]), ("the plain MMM", under_mmm["mean"]))
+              if value < -tolerance]
+    if not losses:
+        result.summary.update({f"uplift_mmm_{k}": v for k, v in under_mmm.items()})
+        return result
+    current = _current_mix(problem)
+    kept = evaluate(model, problem, Solution(current, result.summary["status"], result.summary["message"],
+                                             result.summary["iterations"]), objective=objective, alpha=alpha,
+                    shares=shares)
+    kept.summary.update({
+        "decision": Decision.KEPT_CURRENT.value,
+        "decision_reason": "kept the current split: the optimal plan is not supported by both models ("
+                           + "; ".join(losses) + ")",
+        **{f"uplift_mmm_{k}": v for k, v in reference.uplift(problem, current).items()}})
+    return kept
+
+
 def allocate(model: ResponseModel, problem: Problem, *, objective: Objective = DEFAULT_OBJECTIVE,
              alpha: float = DEFAULT_CVAR_ALPHA, shares: np.ndarray | None = None,
-             warm_start: np.ndarray | None = None) -> AllocationResult:
+             warm_start: np.ndarray | None = None, reference: Reference | None = None) -> AllocationResult:
+    """The optimal split of ``problem``'s budget; the current split when ``reference`` (the plain MMM) or
+    the model itself expects the optimum to lose revenue (see :func:`guarded`)."""
     shares = np.ones((len(model.geos), len(problem.channels))) if shares is None else shares
     solution = optimize(model, problem, objective=objective, alpha=alpha, shares=shares, warm_start=warm_start)
-    return evaluate(model, problem, solution, objective=objective, alpha=alpha, shares=shares)
+    result = evaluate(model, problem, solution, objective=objective, alpha=alpha, shares=shares)
+    return guarded(result, model, problem, reference, objective=objective, alpha=alpha, shares=shares)
 
 
 def frontier(model: ResponseModel, problem: Problem, *, ratios: Sequence[float] = FRONTIER_RATIOS,
@@ -339,6 +390,12 @@ def frontier(model: ResponseModel, problem: Problem, *, ratios: Sequence[float] 
 # --- scenarios from a stored allocation partition (the API) ------------------------------------
 
 
+def with_holds(result: AllocationResult, holds: Mapping[str, str]) -> AllocationResult:
+    """Mark the channels the reconciliation's guard rail held (``{channel: reason}``) in the table."""
+    result.allocation["hold_reason"] = result.allocation["channel"].map(dict(holds)).fillna("")
+    return result
+
+
 class ScenarioSolver:
     """Solves custom budgets from one stored ``allocation`` partition; build once, solve many times."""
 
@@ -351,15 +408,22 @@ class ScenarioSolver:
         self.default_bounds = {c: (float(r.lower_bound), float(r.upper_bound))
                                for c, r in stored.iterrows() if not r.locked}
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
+        self.holds = stored["hold_reason"][stored["hold_reason"] != ""].to_dict() if "hold_reason" in stored else {}
         summary = tables["summary"].iloc[0]
         self.objective = Objective(summary["objective"])
         self.alpha = float(summary.get("cvar_alpha", 0.1))  # stored before it was recorded: the then default
         self.shares = geo_shares_array(spec)
+        self.reference = None  # stored before plans were held to the plain MMM: none
+        if "mmm_parameter_draws" in tables:
+            mmm_spec = json.loads(tables["mmm_spec"]["spec_json"].iloc[0])
+            self.reference = Reference(ResponseModel.from_draws(tables["mmm_parameter_draws"], mmm_spec),
+                                       geo_shares_array(mmm_spec))
 
     def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
               locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:
         """The stored partition's bounds and locks apply unless overridden: bounds given here unlock a
-        channel, and a lock given here (current spend, or the given amount) replaces its bounds."""
+        channel (a held one too: the hold stays reported), and a lock given here (current spend, or the
+        given amount) replaces its bounds."""
         for name in [*(bounds or {}), *(locked or ())]:
             if name not in self.model.channels:
                 raise UnknownChannel(name, self.model.channels)
@@ -372,8 +436,9 @@ class ScenarioSolver:
         problem = build_problem(self.model.channels, self.current, budget, bounds=merged_bounds,
                                 locked=merged_locked)
         warm = self.recommended * problem.budget / max(self.recommended.sum(), 1e-12)  # the stored optimum, rescaled
-        return allocate(self.model, problem, objective=self.objective, alpha=self.alpha, shares=self.shares,
-                        warm_start=warm)
+        result = allocate(self.model, problem, objective=self.objective, alpha=self.alpha, shares=self.shares,
+                          warm_start=warm, reference=self.reference)
+        return with_holds(result, self.holds)
 
 
 def solve_scenario(tables: Mapping[str, pd.DataFrame], budget: float,

@@ -3,9 +3,12 @@
 Validation runs in two stages so that one broken cell never hides another:
 
 1. *parse*: on the raw cells (text for CSV): required columns present, required values present,
-   dates ISO ``YYYY-MM-DD``, numbers parseable and finite;
+   dates ISO ``YYYY-MM-DD`` (typed Parquet dates: a date or timestamp type) and within the range the
+   platform can hold, numbers parseable and finite, text free of control characters;
 2. *rules*: on the rows that parsed, typed: non-negative amounts, no duplicated keys within a file,
-   ordered intervals and dates, channels that have spend somewhere.
+   ordered intervals and dates, a test's lift inside its interval, channels that have spend somewhere.
+
+Rules across the files of one input (duplicates, weekly beside daily rows ...) are in :mod:`.combined`.
 
 Every failure becomes a :class:`Violation` naming the file, the row (or column) and the rule.
 """
@@ -13,28 +16,57 @@ Every failure becomes a :class:`Violation` naming the file, the row (or column) 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from umm_assets.lib.violations import Violation
+from umm_assets.lib.violations import Violation, cell, naming
 from umm_assets.lib.weeks import week_starts
 
 NATIONAL = "national"
 ISO_DATE_RULE = "dates must be ISO YYYY-MM-DD"
+FIRST_DAY, LAST_DAY = (pd.Timestamp.min.ceil("D").date(), pd.Timestamp.max.floor("D").date())
+DATE_RANGE_RULE = f"date out of range: dates must lie between {FIRST_DAY} and {LAST_DAY}"
+DATE_TYPE_RULE = "dates must be a date or timestamp type, or ISO YYYY-MM-DD text (got a column of type {dtype})"
 NUMBER_RULE = "must be a finite number"
 TEXT_RULE = "must not be blank"
+CONTROL_CHARACTER_RULE = "must not contain control characters (NUL, tab, line breaks ...)"
 NON_NEGATIVE_RULE = "must be non-negative"
 NO_SPEND_RULE = "channel has no spend anywhere in media_spend/"
 
 
+class Aggregate(StrEnum):
+    """How the rows of one week become the week's value."""
+
+    sum = "sum"  # amounts: spend, revenue, attributed revenue
+    mean = "mean"  # levels: controls
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule over several columns of one row: reported once per row, naming every column it involves."""
+
+    name: str
+    columns: tuple[str, ...]
+    holds: Callable[[pd.DataFrame], pd.Series]
+
+    def check(self) -> pa.Check:
+        return pa.Check(self.holds, name=self.name)
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """What one landing-zone folder must contain (see ``data-contract.md``)."""
+    """What one landing-zone folder must contain (see ``docs/data-contract.md``).
+
+    ``aggregate`` says how a week's rows combine (None: rows are not weekly, e.g. tests) and
+    ``series`` which columns besides week and geo tell one weekly value from another.
+    ``unique_across_files``: the key must not repeat in another file either (tests are listed once).
+    """
 
     kind: str
     folder: str
@@ -47,7 +79,10 @@ class InputSpec:
     key: tuple[str, ...] = ()
     extra_columns_are_numeric: bool = False
     channel_must_have_spend: bool = False
-    frame_checks: tuple[pa.Check, ...] = field(default=())
+    row_rules: tuple[RowRule, ...] = field(default=())
+    aggregate: Aggregate | None = None
+    series: tuple[str, ...] = ()
+    unique_across_files: bool = False
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -65,6 +100,8 @@ SPEND = InputSpec(
     optional_numbers=("impressions", "clicks"),
     non_negative=frozenset({"spend", "impressions", "clicks"}),
     key=("date", "channel"),
+    aggregate=Aggregate.sum,
+    series=("channel",),
 )
 OUTCOMES = InputSpec(
     kind="outcomes",
@@ -73,8 +110,10 @@ OUTCOMES = InputSpec(
     optional_numbers=("conversions",),
     non_negative=frozenset({"revenue"}),
     key=("date",),
+    aggregate=Aggregate.sum,
 )
-CONTROLS = InputSpec(kind="controls", folder="controls", key=("date",), extra_columns_are_numeric=True)
+CONTROLS = InputSpec(kind="controls", folder="controls", key=("date",), extra_columns_are_numeric=True,
+                     aggregate=Aggregate.mean)
 TESTS = InputSpec(
     kind="tests",
     folder="incrementality_tests",
@@ -85,18 +124,19 @@ TESTS = InputSpec(
     non_negative=frozenset({"spend"}),
     key=("test_id", "channel"),
     channel_must_have_spend=True,
-    frame_checks=(
-        pa.Check(
-            lambda df: df["lift_ci_lower"] <= df["lift_ci_upper"],
-            name="lift_ci_lower must be <= lift_ci_upper",
-        ),
-        pa.Check(lambda df: df["end_date"] >= df["start_date"], name="end_date must not be before start_date"),
-        pa.Check(
-            lambda df: df["confidence"].isna() | ((df["confidence"] > 0) & (df["confidence"] < 1))
-            if "confidence" in df
-            else pd.Series(True, index=df.index),
-            name="confidence must be a fraction strictly between 0 and 1 (e.g. 0.9)",
-        ),
+    unique_across_files=True,
+    row_rules=(
+        RowRule("lift_ci_lower must be <= lift_ci_upper", ("lift_ci_lower", "lift_ci_upper"),
+                lambda df: df["lift_ci_lower"] <= df["lift_ci_upper"]),
+        RowRule("lift must lie inside its own interval (lift_ci_lower <= lift <= lift_ci_upper)",
+                ("lift", "lift_ci_lower", "lift_ci_upper"),  # an unordered interval is reported by the rule above
+                lambda df: (df["lift_ci_lower"] > df["lift_ci_upper"])
+                | df["lift"].between(df["lift_ci_lower"], df["lift_ci_upper"])),
+        RowRule("end_date must not be before start_date", ("start_date", "end_date"),
+                lambda df: df["end_date"] >= df["start_date"]),
+        RowRule("confidence must be a fraction strictly between 0 and 1 (e.g. 0.9)", ("confidence",),
+                lambda df: df["confidence"].isna() | ((df["confidence"] > 0) & (df["confidence"] < 1))
+                if "confidence" in df else pd.Series(True, index=df.index)),
     ),
 )
 ATTRIBUTION = InputSpec(
@@ -106,8 +146,11 @@ ATTRIBUTION = InputSpec(
     numbers=("attributed_revenue",),
     optional_texts=("geo", "model"),
     optional_numbers=("attributed_conversions",),
+    non_negative=frozenset({"attributed_revenue", "attributed_conversions"}),
     key=("date", "channel", "model"),
     channel_must_have_spend=True,
+    aggregate=Aggregate.sum,
+    series=("channel", "model"),
 )
 INPUTS = {spec.kind: spec for spec in (SPEND, OUTCOMES, CONTROLS, TESTS, ATTRIBUTION)}
 
@@ -121,10 +164,31 @@ _BUILTIN_RULES = {
 # --- stage 1: parse -------------------------------------------------------------------------
 
 
-def _is_iso_date(cells: pd.Series) -> pd.Series:
+def _dates(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The cells as text, whether each is shaped YYYY-MM-DD, and whether pandas holds it as a date."""
     text = cells.astype(str).str.strip()
     shaped = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-    return shaped & pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce").notna()
+    return text, shaped, shaped & pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce").notna()
+
+
+def _is_calendar_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_iso_date(cells: pd.Series) -> pd.Series:
+    text, shaped, held = _dates(cells)
+    # a real calendar day that pandas cannot hold (1677-01-01, 9999-12-27) is reported as out of range
+    return held | (shaped & ~held & text.map(_is_calendar_day))
+
+
+def _in_range(cells: pd.Series) -> pd.Series:
+    text, shaped, held = _dates(cells)
+    beyond = shaped & ~held
+    return ~beyond | ~text.where(beyond, "").map(_is_calendar_day)
 
 
 def _is_number(cells: pd.Series) -> pd.Series:
@@ -136,13 +200,17 @@ def _is_text(cells: pd.Series) -> pd.Series:
     return cells.astype(str).str.strip() != ""
 
 
-def _parse_schema(spec: InputSpec, columns: Collection[str]) -> pa.DataFrameSchema:
-    def column(check: pa.Check, required: bool) -> pa.Column:
-        return pa.Column(checks=[check], nullable=not required, required=required)
+def _is_printable(cells: pd.Series) -> pd.Series:
+    return ~cells.astype(str).str.contains(r"[\x00-\x1f\x7f]", regex=True)
 
-    iso = pa.Check(_is_iso_date, name=ISO_DATE_RULE)
-    number = pa.Check(_is_number, name=NUMBER_RULE)
-    text = pa.Check(_is_text, name=TEXT_RULE)
+
+def _parse_schema(spec: InputSpec, columns: Collection[str]) -> pa.DataFrameSchema:
+    def column(checks: list[pa.Check], required: bool) -> pa.Column:
+        return pa.Column(checks=checks, nullable=not required, required=required)
+
+    iso = [pa.Check(_is_iso_date, name=ISO_DATE_RULE), pa.Check(_in_range, name=DATE_RANGE_RULE)]
+    number = [pa.Check(_is_number, name=NUMBER_RULE)]
+    text = [pa.Check(_is_text, name=TEXT_RULE), pa.Check(_is_printable, name=CONTROL_CHARACTER_RULE)]
     schema = {c: column(iso, True) for c in spec.dates}
     schema |= {c: column(text, True) for c in spec.texts}
     schema |= {c: column(number, True) for c in spec.numbers}
@@ -184,22 +252,30 @@ def _rules_schema(spec: InputSpec, columns: Collection[str], spend_channels: Col
         schema["channel"] = pa.Column(checks=pa.Check(lambda s: s.isin(list(spend_channels)), name=NO_SPEND_RULE))
     key = [c for c in (*spec.key, "geo") if c in columns]
     return pa.DataFrameSchema(
-        schema, unique=key or None, report_duplicates="all", checks=list(spec.frame_checks), strict=False
-    )
+        schema, unique=key or None, report_duplicates="all", checks=[r.check() for r in spec.row_rules],
+        strict=False)
 
 
 # --- driver -----------------------------------------------------------------------------------
 
 
-def normalize_cells(table: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
-    """Typed (Parquet) date columns become ISO text so both formats go through the same checks."""
+def normalize_cells(table: pd.DataFrame, spec: InputSpec, file: str) -> tuple[pd.DataFrame, list[Violation]]:
+    """Typed (Parquet) date columns become ISO text so both formats go through the same checks.
+
+    Only date and timestamp types are dates: an integer such as 20250902 would otherwise be read as
+    nanoseconds since 1970 and its row would silently fall outside every week.
+    """
     table = table.copy()
-    for c in spec.dates:
-        if c in table and not (pd.api.types.is_object_dtype(table[c]) or pd.api.types.is_string_dtype(table[c])):
-            table[c] = pd.to_datetime(table[c], errors="coerce").dt.strftime("%Y-%m-%d")
-        elif c in table:
-            table[c] = table[c].map(lambda v: v.isoformat()[:10] if isinstance(v, dt.date) else v)
-    return table
+    violations = []
+    for c in (c for c in spec.dates if c in table):
+        column = table[c]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            table[c] = column.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            table[c] = column.map(lambda v: v.isoformat()[:10] if isinstance(v, dt.date) else v)
+        else:
+            violations.append(Violation(file, DATE_TYPE_RULE.format(dtype=column.dtype), column=c))
+    return table, violations
 
 
 def validate_table(
@@ -215,11 +291,11 @@ def validate_table(
     Returns the typed rows that pass every rule (index = 0-based data row) and the violations.
     A missing required column makes the whole file unusable: no rows are returned then.
     """
-    table = normalize_cells(table, spec).reset_index(drop=True)
+    table, violations = normalize_cells(table.reset_index(drop=True), spec, file)
+    if violations:
+        return table.iloc[0:0], violations
     weeks = _row_weeks(spec, table)
     locate = _Locator(file, text_lines, weeks, spec)
-
-    violations: list[Violation] = []
     try:
         _parse_schema(spec, table.columns).validate(table, lazy=True)
     except SchemaErrors as err:
@@ -232,9 +308,10 @@ def validate_table(
     try:
         _rules_schema(spec, parsed.columns, spend_channels).validate(parsed, lazy=True)
     except SchemaErrors as err:
-        rule_violations = locate(err.failure_cases)
+        rule_violations = locate(err.failure_cases, parsed)
         violations += rule_violations
         bad_rows |= {v.row - 1 for v in rule_violations if v.row is not None}
+    violations.sort(key=lambda v: v.row or 0)  # in file order, whichever check found them
     return parsed.drop(index=list(bad_rows & set(parsed.index))), violations
 
 
@@ -255,16 +332,20 @@ class _Locator:
     weeks: pd.Series
     spec: InputSpec
 
-    def __call__(self, cases: pd.DataFrame) -> list[Violation]:
+    def __call__(self, cases: pd.DataFrame, frame: pd.DataFrame | None = None) -> list[Violation]:
         violations: list[Violation] = []
-        seen_duplicates: set[int] = set()
+        row_rules = {r.name: r for r in self.spec.row_rules}
+        seen: set[tuple[str, int | None]] = set()  # row-wide checks report every column of a failing row
         for case in cases.itertuples(index=False):
             check = str(case.check)
             index = None if case.index is None or pd.isna(case.index) else int(case.index)
-            if check == "multiple_fields_uniqueness":
-                if index in seen_duplicates:
+            if check == "multiple_fields_uniqueness" or check in row_rules:
+                if (check, index) in seen:
                     continue
-                seen_duplicates.add(index)
+                seen.add((check, index))
+                if check in row_rules:
+                    violations.append(self._row_rule(row_rules[check], index, frame))
+                    continue
                 rule = _BUILTIN_RULES[check].format(key=self._key_text())
                 violations.append(self._at(index, None, rule, None))
                 continue
@@ -275,9 +356,14 @@ class _Locator:
             if index is None:  # a check that crashed on the whole column: report it at column level
                 violations.append(Violation(self.file, rule, column=_column(case)))
                 continue
-            value = None if check == "not_nullable" else repr(_plain(case.failure_case))
+            value = None if check == "not_nullable" else cell(case.failure_case)
             violations.append(self._at(index, _column(case), rule, value))
         return violations
+
+    def _row_rule(self, rule: RowRule, index: int, frame: pd.DataFrame) -> Violation:
+        columns = [c for c in rule.columns if c in frame]
+        value = ", ".join(f"{c}={cell(frame.at[index, c])}" for c in columns)
+        return replace(self._at(index, None, rule.name, value), **naming(columns))
 
     def _key_text(self) -> str:
         return "(" + ", ".join(self.spec.key) + "[, geo])"
@@ -299,5 +385,3 @@ def _column(case) -> str | None:
     return None if case.column is None or pd.isna(case.column) else str(case.column)
 
 
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -219,7 +219,7 @@ def _lift_tests(world: DemoWorld, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _daily(weekly: pd.DataFrame, rng: np.random.Generator, columns: list[str]) -> pd.DataFrame:
+def daily_rows(weekly: pd.DataFrame, rng: np.random.Generator, columns: list[str]) -> pd.DataFrame:
     """Split weekly amounts into 7 daily rows with day-of-week weights (exact weekly sums)."""
     days = []
     for week, row in weekly.iterrows():
@@ -245,7 +245,7 @@ def write_landing_zone(world: DemoWorld, out: Path, seed: int) -> dict:
             weekly["date"] = weekly["date"].dt.date.astype(str)
             frames.append(weekly.assign(channel="tv"))
             continue
-        daily = _daily(world.spend[[c.name]].rename(columns={c.name: "spend"}), rng, ["spend"])
+        daily = daily_rows(world.spend[[c.name]].rename(columns={c.name: "spend"}), rng, ["spend"])
         daily["impressions"] = (daily["spend"] * rng.uniform(80, 120)).round(0)
         frames.append(daily.assign(channel=c.name))
     spend = pd.concat(frames, ignore_index=True)
@@ -262,7 +262,7 @@ def write_landing_zone(world: DemoWorld, out: Path, seed: int) -> dict:
     daily[daily["date"].isin(thirds[2])][columns].to_parquet(out / "media_spend" / "digital_part3.parquet",
                                                              index=False)
 
-    revenue = _daily(world.revenue.to_frame("revenue"), rng, ["revenue"])
+    revenue = daily_rows(world.revenue.to_frame("revenue"), rng, ["revenue"])
     revenue["revenue"] = revenue["revenue"].round(2)
     revenue["conversions"] = (revenue["revenue"] / 85).round(0)
     half = len(revenue) // 2
@@ -286,7 +286,7 @@ def write_landing_zone(world: DemoWorld, out: Path, seed: int) -> dict:
     }, index=world.weeks)
     attr = []
     for c in world.channels:
-        daily_attr = _daily(attributed[[c.name]].rename(columns={c.name: "attributed_revenue"}), rng,
+        daily_attr = daily_rows(attributed[[c.name]].rename(columns={c.name: "attributed_revenue"}), rng,
                             ["attributed_revenue"])
         attr.append(daily_attr.assign(channel=c.name, model="last_click"))
     attr = pd.concat(attr, ignore_index=True)

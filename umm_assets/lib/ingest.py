@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from umm_assets.lib import combined
 from umm_assets.lib.contracts import NATIONAL, SPEND, InputSpec, validate_table
-from umm_assets.lib.landing import LandingZone, RawFile
+from umm_assets.lib.landing import LandingZone, RawFile, WeeklyBesideDaily
 from umm_assets.lib.readers import read_table
 from umm_assets.lib.violations import ContractError, MissingWeekError, Violation, affecting
 from umm_assets.lib.weeks import WEEK, week_starts
@@ -69,9 +70,11 @@ def _decode(zone: LandingZone, file: RawFile) -> tuple[pd.DataFrame, bool]:
 
 
 def read_input(
-    zone: LandingZone, spec: InputSpec, *, spend_channels: Collection[str] | None = None
+    zone: LandingZone, spec: InputSpec, *, spend_channels: Collection[str] | None = None,
+    weekly_beside_daily: WeeklyBesideDaily = WeeklyBesideDaily.error,
 ) -> RawInput:
-    """Read and validate every file of ``spec.folder``; nothing is raised here, see :meth:`RawInput.raise_for`."""
+    """Read and validate every file of ``spec.folder``, each on its own and then all together (see
+    :mod:`.combined`); nothing is raised here, see :meth:`RawInput.raise_for`."""
     files = zone.list_files(spec.folder)
     frames, violations = [], []
     for file in files:
@@ -83,13 +86,43 @@ def read_input(
         rows, found = validate_table(spec, table, file.path, text_lines=text, spend_channels=spend_channels)
         violations += found
         if not rows.empty:
-            frames.append(rows.assign(_file=file.path, _row=rows.index + 1))
+            frames.append(rows.assign(_file=file.path, _row=rows.index + 1, _line=rows.index + 2 if text else None))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not rows.empty:
         rows["geo"] = rows["geo"].fillna(NATIONAL) if "geo" in rows else NATIONAL
         if "date" in rows:
             rows["week"] = week_starts(rows["date"])
+        found = combined.violations(spec, rows, weekly_beside_daily=weekly_beside_daily)
+        violations += found
+        rejected = {(v.file, v.row) for v in found}
+        if rejected:
+            rows = rows[[place not in rejected for place in zip(rows["_file"], rows["_row"])]].reset_index(drop=True)
     return RawInput(spec, rows, files, violations)
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What one raw file holds, without validating it: its rows and the weeks its dates fall in."""
+
+    rows: int
+    first_week: str | None
+    last_week: str | None
+
+
+def summarize_file(zone: LandingZone, spec: InputSpec, file: RawFile) -> FileSummary:
+    """Rows and week span of one file (an unreadable file or a date that does not parse counts as no week:
+    validation will name it)."""
+    try:
+        table, _ = _decode(zone, file)
+    except ContractError:
+        return FileSummary(0, None, None)
+    column = spec.dates[0]
+    days = pd.to_datetime(table[column].astype(str).str.strip(), format="%Y-%m-%d", errors="coerce") \
+        if column in table else pd.Series(dtype="datetime64[ns]")
+    weeks = week_starts(days.dropna())
+    if weeks.empty:
+        return FileSummary(len(table), None, None)
+    return FileSummary(len(table), weeks.min().date().isoformat(), weeks.max().date().isoformat())
 
 
 def spend_channels(zone: LandingZone) -> set[str]:
@@ -143,9 +176,12 @@ def weekly_spend(raw: RawInput, weeks: Sequence[dt.date]) -> dict[dt.date, pd.Da
         [pd.to_datetime(list(weeks)), sorted(raw.rows["geo"].unique()), sorted(raw.rows["channel"].unique())],
         names=["week", "geo", "channel"],
     )
-    table = table.set_index(["week", "geo", "channel"]).reindex(grid).reset_index()
-    table["spend"] = table["spend"].fillna(0.0)
-    return _split(table, weeks, SPEND_COLUMNS)
+    table = table.set_index(["week", "geo", "channel"])
+    absent = grid.difference(table.index)
+    table = table.reindex(grid)
+    # only a channel-week without rows spent zero: a missing value that came from the rows stays missing
+    table.loc[absent, "spend"] = 0.0
+    return _split(table.reset_index(), weeks, SPEND_COLUMNS)
 
 
 def weekly_outcomes(raw: RawInput, weeks: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
@@ -158,7 +194,7 @@ def weekly_outcomes(raw: RawInput, weeks: Sequence[dt.date]) -> dict[dt.date, pd
 def control_columns(raw: RawInput) -> list[str]:
     if raw.rows.empty:
         return []
-    return sorted(c for c in raw.rows.columns if c not in {"date", "geo", "week", "_file", "_row"})
+    return sorted(c for c in raw.rows.columns if c not in {"date", "geo", *combined.META})
 
 
 def weekly_controls(raw: RawInput, weeks: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:

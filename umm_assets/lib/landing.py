@@ -3,16 +3,37 @@
 Files are listed recursively under one folder per kind of input. Names starting with ``.`` or ``_``
 and common in-progress suffixes (``.tmp``, ``.part`` …) are skipped: that is how uploaders and
 Spark/Hadoop mark files that are still being written.
+
+Symbolic links are followed only when they resolve inside the landing zone. A link that leads outside
+it (to another folder, or to a system file) is listed but never read: reading it is a contract
+violation naming the link, so the user learns why its rows are missing and nothing outside the zone
+is ever opened.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from umm_assets.lib.storage import s3_filesystem
+from umm_assets.lib.violations import ContractError, Violation
+
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".inprogress", ".filepart")
+WEEKLY_BESIDE_DAILY = "UMM_WEEKLY_BESIDE_DAILY"
+
+
+class WeeklyBesideDaily(StrEnum):
+    """What a weekly row beside daily rows of the same series and week means (``UMM_WEEKLY_BESIDE_DAILY``)."""
+
+    error = "error"  # a likely double count: rejected (the default)
+    sum = "sum"  # the user says they do not overlap: both are added
+
+
+OUTSIDE_RULE = ("symbolic link that leads outside the landing zone: not read (copy the file into the landing "
+                "zone instead)")
 
 
 @dataclass(frozen=True)
@@ -55,42 +76,48 @@ class LocalLandingZone:
         files = []
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(self.root)
-            if path.is_file() and all(is_visible(part) for part in rel.parts[1:]):
-                stat = path.stat()
+            outside = self._outside(path)
+            if (path.is_file() or outside) and all(is_visible(part) for part in rel.parts[1:]):
+                stat = path.lstat() if outside else path.stat()  # never look at what lies outside
                 files.append(
                     RawFile(rel.as_posix(), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC))
                 )
         return files
 
+    def _outside(self, path: Path) -> bool:
+        """Whether ``path`` resolves outside the landing zone (through a link to it or to a folder above it)."""
+        try:
+            return not path.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # a link loop leads nowhere readable
+            return True
+
     def read_bytes(self, file: RawFile) -> bytes:
-        return (self.root / file.path).read_bytes()
+        path = self.root / file.path
+        if self._outside(path):
+            raise ContractError([Violation(file.path, OUTSIDE_RULE)])
+        return path.read_bytes()
 
 
 class S3LandingZone:
-    """An S3 prefix read through a boto3 client (dagster-aws's ``S3Resource.get_client()`` in Dagster)."""
+    """An S3 prefix, read through the platform's one S3 client (:func:`umm_assets.lib.storage.s3_filesystem`)."""
 
-    def __init__(self, client: Any, uri: str):
-        self.client = client
+    def __init__(self, uri: str, fs: Any | None = None):
+        self.fs = fs or s3_filesystem()
         self.uri = uri.rstrip("/")
         self.bucket, self.prefix = split_s3_uri(uri)
-
-    def _key(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}" if self.prefix else rel
+        self.root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
 
     def list_files(self, folder: str) -> list[RawFile]:
         files = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(folder) + "/"):
-            for obj in page.get("Contents", []):
-                rel = obj["Key"][len(self.prefix) + 1 :] if self.prefix else obj["Key"]
-                parts = PurePosixPath(rel).parts
-                if obj["Key"].endswith("/") or not all(is_visible(p) for p in parts[1:]):
-                    continue
-                files.append(RawFile(rel, int(obj["Size"]), obj["LastModified"]))
+        for key, info in self.fs.find(f"{self.root}/{folder}/", detail=True).items():
+            rel = key[len(self.root) + 1:]
+            if info["type"] != "file" or not all(is_visible(p) for p in PurePosixPath(rel).parts[1:]):
+                continue
+            files.append(RawFile(rel, int(info["size"]), info["LastModified"]))
         return sorted(files, key=lambda f: f.path)
 
     def read_bytes(self, file: RawFile) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(file.path))["Body"].read()
+        return self.fs.cat_file(f"{self.root}/{file.path}")
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

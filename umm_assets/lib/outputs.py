@@ -29,6 +29,7 @@ def _interval(prefix: str, kind: str = "lower_upper") -> dict[str, type]:
     return {f"{prefix}_{s}": float for s in suffixes}
 
 
+PARAMETER_DRAWS = {"draw": int, "channel": str, "geo": str, "name": str, "value": float}
 RESPONSE_CURVES = {"channel": str, "spend": float, **_interval("response"), **_interval("marginal_roas"),
                    "current_spend": float}
 
@@ -44,8 +45,7 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
         "response_curves": _schema("response_curves", RESPONSE_CURVES),
         "parameters": _schema("parameters", {"parameter": str, "channel": str, "geo": str, "mean": float,
                                              "sd": float, "lower": float, "upper": float}),
-        "parameter_draws": _schema("parameter_draws", {"draw": int, "channel": str, "geo": str, "name": str,
-                                                       "value": float}),
+        "parameter_draws": _schema("parameter_draws", PARAMETER_DRAWS),
         "diagnostics": _schema("diagnostics", {
             "rhat_max": float, "ess_bulk_min": float, "ess_tail_min": float, "divergences": int, "mape": float,
             "r2": float, "holdout_mape": float, "holdout_weeks": int, "ppc_coverage_90": float, "n_weeks": int,
@@ -58,34 +58,43 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
         "reconciled": _schema("reconciled", {
             "channel": str, "method": str, "spend": float, **_interval("roas"), **_interval("incremental_revenue"),
             **_interval("mmm_roas"), **_interval("tests_roas"), "attribution_roas": float, "attribution_bias": float,
-            **_interval("attribution_roas_calibrated"), "weight_mmm": float, "weight_tests": float,
-            "weight_attribution": float, "n_tests": int, "tests_used": str},
+            "attribution_bias_log_sd": float, **_interval("attribution_roas_calibrated"),
+            # each source's real influence (share of the way to its own estimate) and the shifts it made
+            "weight_mmm": float, "weight_tests": float, "weight_attribution": float,
+            "shift_tests": float, "shift_attribution": float, "n_tests": int, "tests_used": str,
+            # the guard rail: an untested channel outside the MMM's own interval is held by the allocation
+            "hold_in_allocation": bool, "guard_note": str},
             nullable=("tests_roas_mean", "tests_roas_lower", "tests_roas_upper", "attribution_roas",
-                      "attribution_bias", "attribution_roas_calibrated_mean", "attribution_roas_calibrated_lower",
-                      "attribution_roas_calibrated_upper")),
+                      "attribution_bias", "attribution_bias_log_sd", "attribution_roas_calibrated_mean",
+                      "attribution_roas_calibrated_lower", "attribution_roas_calibrated_upper", "shift_tests",
+                      "shift_attribution")),
         "roas_draws": _schema("roas_draws", {"draw": int, "channel": str, "roas": float}),
-        "parameter_draws": _schema("parameter_draws", {"draw": int, "channel": str, "geo": str, "name": str,
-                                                       "value": float}),
+        "parameter_draws": _schema("parameter_draws", PARAMETER_DRAWS),
         "response_curves": _schema("response_curves", RESPONSE_CURVES),
         "test_coverage": _schema("test_coverage", {
             "test_id": str, "channel": str, "start_date": "datetime64[ns]", "end_date": "datetime64[ns]",
             "lift": float, "lift_lower": float, "lift_upper": float, "source": str,
             **_interval("predicted"), "covered": bool}),
         "summary": _schema("summary", {"method": str, "n_tests": int, "signals": str,
-                                       "coverage_mmm": float, "coverage_reconciled": float, "disagreements": int},
+                                       "coverage_mmm": float, "coverage_reconciled": float, "disagreements": int,
+                                       "held_channels": str, "attribution_model": str},
                            nullable=("coverage_mmm", "coverage_reconciled")),
     },
     ALLOCATION: {
         "allocation": _schema("allocation", {
             "channel": str, "current": float, "recommended": float, "lower_bound": float, "upper_bound": float,
             "locked": bool, "marginal_roas_current": float, "marginal_roas_recommended": float,
-            "expected_revenue_current": float, "expected_revenue_recommended": float}),
+            "expected_revenue_current": float, "expected_revenue_recommended": float,
+            "hold_reason": str}),  # non-empty: held at current spend by the reconciliation's guard rail
         "summary": _schema("summary", {
             "budget": float, "current_total": float, "objective": str, "cvar_alpha": float, "status": str,
             "expected_revenue_current": float, "expected_revenue_recommended": float, **_interval("uplift"),
-            "iterations": int, "message": str}),
+            "iterations": int, "message": str,
+            # recommended, or kept_current when the reconciled posterior or the plain MMM expects a loss
+            "decision": str, "decision_reason": str, **_interval("uplift_mmm"), "held_channels": str}),
         "frontier": _schema("frontier", {"budget": float, "budget_ratio": float, **_interval("expected_revenue"),
                                          **_interval("uplift")}),
+        "mmm_parameter_draws": _schema("mmm_parameter_draws", PARAMETER_DRAWS),
     },
 }
 

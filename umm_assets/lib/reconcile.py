@@ -25,10 +25,16 @@ Methods (:class:`FusionMethod`):
     cannot absorb (an unobserved confounder, say): only then is that channel's level corrected with
     the ``bayesian`` multiplier update, from those tests.
 
-Attribution: its bias (attributed revenue / incremental revenue) is estimated per tested channel
-over the test dates. Untested channels use it only when the tested channels agree on one bias
-(log-spread below ``attribution_max_spread``); otherwise it is reported with weight 0 and the reason.
-A biased source therefore never moves an estimate by its raw scale.
+Attribution (:mod:`umm_assets.lib.attribution`): its bias is observed on tested channels over the
+tests' dates; an untested channel's bias comes from a hierarchical model of the biases, wide unless
+many tested channels agree closely, and enters as a heavy-tailed likelihood that reweights the draws.
+
+Guard rail (every method): an untested channel whose reconciled ROAS leaves the MMM's own 90 %
+interval moved on evidence about other channels; it is flagged (``hold_in_allocation``, with the
+numbers in ``guard_note``) and the allocation holds it at its current spend.
+
+Weights report each source's real influence: the share of the way from the estimate before it to
+that source's own estimate that the fusion went (in log units), and the multiplicative shifts.
 """
 
 from __future__ import annotations
@@ -41,6 +47,12 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from umm_assets.lib.attribution import (
+    AttributionSignal,
+    attribution_log_likelihood,
+    attribution_signal,
+    tempered_weights,
+)
 from umm_assets.lib.mmm.calibration import lift_sd
 from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel
 from umm_assets.lib.mmm.summaries import response_curves_table
@@ -62,7 +74,6 @@ class ReconcileConfig:
     method: FusionMethod = FusionMethod.CALIBRATED
     weights: Mapping[str, float] = field(default_factory=lambda: {"mmm": 0.5, "tests": 0.3, "attribution": 0.2})
     tau: float = 0.5  # prior sd of the multiplier on a channel's modelled effect
-    attribution_max_spread: float = 0.25  # max sd of log-bias across tested channels to trust a pooled bias
     seed: int = 0
 
 
@@ -105,6 +116,19 @@ class Posterior:
     def model(self) -> ResponseModel:
         return ResponseModel.from_draws(self.parameter_draws, self.spec)
 
+    def with_channels_from(self, other: Posterior, channels) -> Posterior:
+        """This posterior with ``channels``' parameters taken from ``other`` (draw i from other's draw
+        i mod its count): the allocation's fallback to the MMM for channels the guard rail held."""
+        mine = self.parameter_draws
+        if not len(channels):
+            return self
+        own_ids, other_ids = np.sort(mine["draw"].unique()), np.sort(other.parameter_draws["draw"].unique())
+        mapping = pd.DataFrame({"draw": own_ids, "source": other_ids[np.arange(len(own_ids)) % len(other_ids)]})
+        taken = other.parameter_draws[other.parameter_draws["channel"].isin(list(channels))]
+        borrowed = mapping.merge(taken.rename(columns={"draw": "source"}), on="source").drop(columns="source")
+        kept = mine[~mine["channel"].isin(list(channels))]
+        return Posterior(pd.concat([kept, borrowed], ignore_index=True), self.spec, self.contributions)
+
     def contribution_matrix(self, channels) -> np.ndarray:
         return self.contributions.pivot(index="draw", columns="channel", values="contribution")[list(channels)].to_numpy()
 
@@ -113,6 +137,7 @@ class Posterior:
 class ReconcileResult:
     tables: dict[str, pd.DataFrame]
     notes: list[str]
+    refit: Posterior | None = None  # the calibrated refit, when one was used
 
 
 # --- evidence ---------------------------------------------------------------------------------
@@ -190,60 +215,6 @@ def test_ratio_draws(evidence: list[Evidence], channel: str, rng: np.random.Gene
     return (ratios * precision).sum(axis=0) / precision.sum()
 
 
-# --- attribution ------------------------------------------------------------------------------
-
-
-@dataclass
-class AttributionSignal:
-    roas: dict[str, float]  # raw attributed revenue / spend over the window
-    log_bias: dict[str, tuple[float, float]]  # channel -> (mean, sd) of log(attributed / incremental)
-    source: dict[str, str]  # where each bias comes from
-    note: str | None = None
-
-
-def attribution_signal(attribution: pd.DataFrame, spend: pd.DataFrame, evidence: list[Evidence],
-                       channels, max_spread: float) -> AttributionSignal | None:
-    if attribution is None or attribution.empty:
-        return None
-    model_name = attribution.groupby("model")["attributed_revenue"].sum().idxmax()  # the richest model
-    attr = attribution[attribution["model"] == model_name]
-    weekly = attr.groupby(["week", "channel"])["attributed_revenue"].sum().unstack("channel").fillna(0.0)
-    spent = spend.groupby("channel")["spend"].sum()
-    roas = {c: float(weekly[c].sum() / spent[c]) for c in channels if c in weekly and spent.get(c, 0) > 0}
-    log_bias, source = {}, {}
-    for channel in channels:
-        mine = [e for e in evidence if e.channel == channel and e.lift > 0]
-        if channel not in weekly or not mine:
-            continue
-        credited = sum(float(_in_window(weekly[channel], e.start, e.end)) for e in mine)
-        # attribution credits the channel's whole contribution in the window, carry-in from earlier
-        # spend included; a go-dark test measures only the window's own spend: compare like with like
-        lift = sum(e.lift * e.carry_in for e in mine)
-        sd = np.sqrt(sum((e.sd * e.carry_in) ** 2 for e in mine)) / lift
-        if credited > 0:
-            log_bias[channel] = (float(np.log(credited / lift)), float(sd))
-            source[channel] = "tests"
-    note = None
-    tested = list(log_bias.values())
-    if len(tested) >= 2:
-        spread = float(np.std([m for m, _ in tested], ddof=1))
-        if spread <= max_spread:
-            pooled = (float(np.mean([m for m, _ in tested])), float(np.hypot(spread, np.mean([s for _, s in tested]))))
-            for channel in channels:
-                if channel not in log_bias and channel in roas:
-                    log_bias[channel], source[channel] = pooled, "pooled over tested channels"
-        else:
-            note = (f"attribution ({model_name}) biases of tested channels disagree (log-sd {spread:.2f} > "
-                    f"{max_spread}): not used for untested channels")
-    elif tested:
-        note = f"attribution ({model_name}) bias known for one channel only: not used for untested channels"
-    return AttributionSignal(roas, log_bias, source, note)
-
-
-def _in_window(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    return float((series.to_numpy() * shares_inside(series.index, start, end)).sum())
-
-
 # --- the stage --------------------------------------------------------------------------------
 
 
@@ -287,69 +258,140 @@ def reconcile(mmm: Posterior, tests: pd.DataFrame, spend: pd.DataFrame, attribut
     model = mmm.model()
     channels = model.channels
     evidence, notes = evidence_from_tests(model, tests, history, window)
-    method = config.method
-    if method == FusionMethod.CALIBRATED and (refit is None or not evidence):
-        notes.append("calibrated refit needs tests in the window and a refit function: using bayesian fusion")
-        method = FusionMethod.BAYESIAN
-    if method == FusionMethod.CALIBRATED:
-        try:
-            refitted = refit()
-        except RefitNotConverged as err:  # an unconverged posterior is not evidence: fuse with the MMM's own
-            notes.append(f"the calibrated refit did not converge ({err}): using bayesian fusion")
-            method = FusionMethod.BAYESIAN
-
+    method, refitted = _run_refit(config.method, refit, evidence, notes)
     spend_total = spend.groupby("channel")["spend"].sum().reindex(list(channels)).to_numpy()
     mmm_roas = mmm.contribution_matrix(channels) / spend_total
-    attribution_info = attribution_signal(attribution, spend, evidence, channels, config.attribution_max_spread)
-    if attribution_info and attribution_info.note:
-        notes.append(attribution_info.note)
-
-    n = len(np.unique(mmm.parameter_draws["draw"]))
     # drawn once: the tests' own ROAS that is fused (weighted method) is the one reported
     test_ratios = {c: test_ratio_draws(evidence, c, rng) for c in channels}
     if method == FusionMethod.WEIGHTED:
-        k = np.ones((n, len(channels)))
-        weights = {c: {} for c in channels}
-        for j, c in enumerate(channels):
-            sources = {"mmm": mmm_roas[:, j]}
-            if test_ratios[c] is not None:
-                sources["tests"] = mmm_roas[:, j] * test_ratios[c]
-            if attribution_info and c in attribution_info.log_bias and c in attribution_info.roas:
-                m, s = attribution_info.log_bias[c]
-                sources["attribution"] = attribution_info.roas[c] / np.exp(rng.normal(m, s, n))
-            total = sum(config.weights.get(s, 0.0) for s in sources)
-            fused = sum(config.weights.get(s, 0.0) * v for s, v in sources.items()) / total
-            k[:, j] = fused / np.maximum(mmm_roas[:, j], 1e-12)
-            weights[c] = {s: config.weights.get(s, 0.0) / total for s in sources}
-        fused_posterior = scaled_posterior(mmm, channels, np.arange(n), k)
+        signal = attribution_signal(attribution, spend, evidence, channels)
+        fused, weights = _weighted_average(mmm, channels, mmm_roas, test_ratios, signal, config, rng)
+        shifts = {}
     else:
-        if method == FusionMethod.BAYESIAN:
-            index, k, test_weight = bayesian_update(evidence, channels, n, config.tau, rng)
-            base = mmm
-        else:
-            # the refit has every test in its likelihood; a test it still cannot reproduce (outside its
-            # predictive interval) shows misspecification the joint model cannot absorb, e.g. an
-            # unobserved confounder: that channel's level is then corrected with the multiplier update
-            base = refitted
-            n = len(np.unique(base.parameter_draws["draw"]))
-            refit_evidence, _ = evidence_from_tests(base.model(), tests, history, window)
-            missed = [e for e in refit_evidence if not _covers(e, rng)]
-            index, k, _ = bayesian_update(missed, channels, n, config.tau, rng)
-            refit_roas = base.contribution_matrix(channels) / spend_total
-            test_weight = {c: float(np.clip(1 - refit_roas[:, j].var() / max(mmm_roas[:, j].var(), 1e-300), 0, 1))
-                           for j, c in enumerate(channels) if any(e.channel == c for e in evidence)}
-            if missed:
-                notes.append("the calibrated refit cannot reproduce test(s) " + ", ".join(e.test_id for e in missed)
-                             + ": their channels' levels were corrected with the multiplier update")
-        attribution_weight = _attribution_update(attribution_info, base, index, k, channels, spend_total,
-                                                 evidence, config.tau, rng)
-        weights = {c: {"mmm": 1 - test_weight.get(c, 0.0) - attribution_weight.get(c, 0.0),
-                       "tests": test_weight.get(c, 0.0), "attribution": attribution_weight.get(c, 0.0)}
-                   for c in channels}
-        fused_posterior = scaled_posterior(base, channels, index, k)
+        base, index, k, base_evidence = _test_update(method, mmm, refitted, evidence, tests, history, window,
+                                                     config.tau, rng, notes)
+        # the tested channels' biases are read with the test-informed posterior's carry-over (how much of a
+        # window's credited revenue came from spend before it), closer to the truth than the plain MMM's
+        signal = attribution_signal(attribution, spend, base_evidence, channels)
+        after_tests = base.contribution_matrix(channels)[index] * k / spend_total
+        index, k, moved = _attribution_fusion(signal, after_tests, index, k, channels, evidence, rng, notes)
+        fused = scaled_posterior(base, channels, index, k)
+        weights, shifts = _influence(channels, mmm_roas, after_tests, fused.contribution_matrix(channels) / spend_total,
+                                     test_ratios, signal, moved)
+    notes.extend(signal.notes if signal else [])
+    tables = _tables(fused, channels, spend_total, mmm_roas, evidence, test_ratios, signal, weights, shifts, method,
+                     rng, history)
+    notes.extend(tables["reconciled"].loc[tables["reconciled"]["hold_in_allocation"], "guard_note"])
+    return ReconcileResult(tables, notes, refitted)
 
-    return ReconcileResult(_tables(fused_posterior, channels, spend_total, mmm_roas, evidence, test_ratios,
-                                   attribution_info, weights, method, rng, history), notes)
+
+def _run_refit(method: FusionMethod, refit: Callable[[], Posterior] | None, evidence: list[Evidence],
+               notes: list[str]) -> tuple[FusionMethod, Posterior | None]:
+    """The calibrated refit when the method asks for it and it can run and converge; else bayesian fusion."""
+    if method != FusionMethod.CALIBRATED:
+        return method, None
+    if refit is None or not evidence:
+        notes.append("calibrated refit needs tests in the window and a refit function: using bayesian fusion")
+        return FusionMethod.BAYESIAN, None
+    try:
+        return method, refit()
+    except RefitNotConverged as err:  # an unconverged posterior is not evidence: fuse with the MMM's own
+        notes.append(f"the calibrated refit did not converge ({err}): using bayesian fusion")
+        return FusionMethod.BAYESIAN, None
+
+
+def _test_update(method: FusionMethod, mmm: Posterior, refitted: Posterior | None, evidence: list[Evidence],
+                 tests: pd.DataFrame, history: pd.DataFrame, window, tau: float, rng: np.random.Generator,
+                 notes: list[str]) -> tuple[Posterior, np.ndarray, np.ndarray, list[Evidence]]:
+    """The posterior the tests leave: ``(base, index, k, evidence)``, draw i = base draw ``index[i]`` scaled by
+    ``k[i]``, and the tests against ``base``."""
+    channels = mmm.model().channels
+    if method == FusionMethod.BAYESIAN:
+        index, k, _ = bayesian_update(evidence, channels, len(np.unique(mmm.parameter_draws["draw"])), tau, rng)
+        return mmm, index, k, evidence
+    # the refit has every test in its likelihood; a test it still cannot reproduce (outside its
+    # predictive interval) shows misspecification the joint model cannot absorb, e.g. an
+    # unobserved confounder: that channel's level is then corrected with the multiplier update
+    refit_evidence, _ = evidence_from_tests(refitted.model(), tests, history, window)
+    missed = [e for e in refit_evidence if not _covers(e, rng)]
+    index, k, _ = bayesian_update(missed, channels, len(np.unique(refitted.parameter_draws["draw"])), tau, rng)
+    if missed:
+        notes.append("the calibrated refit cannot reproduce test(s) " + ", ".join(e.test_id for e in missed)
+                     + ": their channels' levels were corrected with the multiplier update")
+    return refitted, index, k, refit_evidence
+
+
+def _attribution_speaks(signal: AttributionSignal | None, channel: str) -> bool:
+    """Attribution is evidence on a channel when its bias was observed there, or is trusted (see
+    :data:`~umm_assets.lib.attribution.TRUSTED_BIAS_FACTOR`)."""
+    bias = signal.log_bias.get(channel) if signal else None
+    return bias is not None and (signal.source[channel] == "tests" or bias.trusted())
+
+
+def _weighted_average(mmm: Posterior, channels, mmm_roas: np.ndarray, test_ratios, signal: AttributionSignal | None,
+                      config: ReconcileConfig, rng: np.random.Generator):
+    """Draw-wise weighted mean of the sources' ROAS with the configured weights (attribution where it
+    speaks: :func:`_attribution_speaks`)."""
+    n = mmm_roas.shape[0]
+    k = np.ones_like(mmm_roas)
+    weights = {}
+    for j, c in enumerate(channels):
+        sources = {"mmm": mmm_roas[:, j]}
+        if test_ratios[c] is not None:
+            sources["tests"] = mmm_roas[:, j] * test_ratios[c]
+        if _attribution_speaks(signal, c):
+            sources["attribution"] = signal.roas[c] / np.exp(signal.log_bias[c].sample(n, rng))
+        total = sum(config.weights.get(s, 0.0) for s in sources)
+        fused = sum(config.weights.get(s, 0.0) * v for s, v in sources.items()) / total
+        k[:, j] = fused / np.maximum(mmm_roas[:, j], 1e-12)
+        weights[c] = {s: config.weights.get(s, 0.0) / total for s in sources}
+    return scaled_posterior(mmm, channels, np.arange(n), k), weights
+
+
+def _attribution_fusion(signal: AttributionSignal | None, roas: np.ndarray, index: np.ndarray, k: np.ndarray,
+                        channels, evidence: list[Evidence], rng: np.random.Generator, notes: list[str]):
+    """Attribution as a likelihood on each untested channel's ROAS: the joint draws are resampled by it
+    (tempered when it contradicts the model beyond the draws' reach). Returns the new ``index``, ``k``
+    and the channels attribution informed."""
+    tested = {e.channel for e in evidence}
+    informed = [j for j, c in enumerate(channels) if c not in tested and _attribution_speaks(signal, c)]
+    if not informed:
+        return index, k, set()
+    log_likelihood = sum(attribution_log_likelihood(np.log(np.maximum(roas[:, j], 1e-12)), signal.roas[channels[j]],
+                                                    signal.log_bias[channels[j]]) for j in informed)
+    weights, beta = tempered_weights(log_likelihood)
+    if beta < 1:
+        notes.append(f"attribution contradicts the model beyond its draws' reach on "
+                     f"{', '.join(channels[j] for j in informed)}: its likelihood was tempered to {beta:.2f}")
+    pick = rng.choice(len(index), size=len(index), p=weights)
+    return index[pick], k[pick], {channels[j] for j in informed}
+
+
+def _influence(channels, mmm_roas: np.ndarray, after_tests: np.ndarray, final: np.ndarray, test_ratios,
+               signal: AttributionSignal | None, moved: set[str]) -> tuple[dict, dict]:
+    """Each source's real influence on a channel's median ROAS, in log units: attribution's weight is the
+    share of the gap between the estimate before it and the calibrated attribution that the fusion
+    closed; the tests' is the same for the gap to the tests' own ROAS, of what attribution left; the
+    MMM keeps the rest. Also the multiplicative shifts each step made (``shift_tests``, ``shift_attribution``)."""
+    weights, shifts = {}, {}
+    for j, c in enumerate(channels):
+        m0, m1, m2 = (float(np.median(a[:, j])) for a in (mmm_roas, after_tests, final))
+        w_attr = 0.0
+        if c in moved:
+            calibrated = signal.roas[c] / np.exp(signal.log_bias[c].quantile(0.5))
+            w_attr = _gap_closed(m1, m2, calibrated)
+        w_tests = 0.0
+        if test_ratios[c] is not None:
+            w_tests = (1 - w_attr) * _gap_closed(m0, m1, float(np.median(mmm_roas[:, j] * test_ratios[c])))
+        weights[c] = {"mmm": 1 - w_attr - w_tests, "tests": w_tests, "attribution": w_attr}
+        shifts[c] = {"tests": m1 / m0, "attribution": m2 / m1}
+    return weights, shifts
+
+
+def _gap_closed(before: float, after: float, target: float) -> float:
+    """How much of the way from ``before`` to ``target`` ``after`` went, in log units, within [0, 1]."""
+    gap = np.log(target) - np.log(before)
+    return 0.0 if abs(gap) < 1e-9 else float(np.clip((np.log(after) - np.log(before)) / gap, 0.0, 1.0))
 
 
 def _covers(e: Evidence, rng: np.random.Generator) -> bool:
@@ -358,83 +400,67 @@ def _covers(e: Evidence, rng: np.random.Generator) -> bool:
     return bool(np.quantile(predictive, Q_LO) <= e.lift <= np.quantile(predictive, Q_HI))
 
 
-def _attribution_update(info: AttributionSignal | None, base: Posterior, index: np.ndarray, k: np.ndarray, channels,
-                        spend_total: np.ndarray, evidence: list[Evidence], tau: float,
-                        rng: np.random.Generator) -> dict[str, float]:
-    """Untested channels whose attribution bias is trusted (pooled over agreeing tested channels):
-    calibrated attribution ROAS as a log-normal likelihood on the channel's multiplier ``k`` (in place).
-    Returns each such channel's attribution weight (its share of the multiplier's precision)."""
-    if info is None:
-        return {}
-    base_roas = base.contribution_matrix(channels) / spend_total
-    weight = {}
-    for j, c in enumerate(channels):
-        if any(e.channel == c for e in evidence) or c not in info.log_bias or c not in info.roas:
-            continue
-        m, s = info.log_bias[c]
-        target = np.log(info.roas[c]) - m - np.log(np.maximum(base_roas[index, j], 1e-12))
-        variance = 1 / (1 / tau**2 + 1 / s**2)
-        k[:, j] = np.exp(rng.normal(variance * target / s**2, np.sqrt(variance)))
-        weight[c] = float(tau**2 / (tau**2 + s**2))
-    return weight
+def _attribution_columns(signal: AttributionSignal | None, channel: str, rng: np.random.Generator) -> dict:
+    raw = bias = bias_sd = np.nan
+    calibrated = (np.nan,) * 3
+    if signal and channel in signal.roas:
+        raw = signal.roas[channel]
+        if channel in signal.log_bias:
+            log_bias = signal.log_bias[channel]
+            bias, bias_sd = float(np.exp(log_bias.mean)), log_bias.sd
+            calibrated = _interval(raw / np.exp(log_bias.sample(4000, rng)))
+    return {"attribution_roas": raw, "attribution_bias": bias, "attribution_bias_log_sd": bias_sd,
+            "attribution_bias_source": (signal.source.get(channel) if signal else None) or "unknown",
+            **dict(zip(("attribution_roas_calibrated_mean", "attribution_roas_calibrated_lower",
+                        "attribution_roas_calibrated_upper"), calibrated))}
 
 
-def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, test_ratios, attribution_info, weights,
+def guard(row: Mapping) -> tuple[bool, str]:
+    """The guard rail on an untested channel: a reconciled ROAS outside the MMM's own 90 % interval came
+    from evidence about other channels (the shared refit, pooled attribution), not from this one; it
+    is flagged, and the allocation holds the channel at its current spend."""
+    if row["n_tests"] > 0 or row["mmm_roas_lower"] <= row["roas_mean"] <= row["mmm_roas_upper"]:
+        return False, ""
+    return True, (f"{row['channel']} (untested): reconciled ROAS {row['roas_mean']:.2f} is outside the MMM's own "
+                  f"90 % interval [{row['mmm_roas_lower']:.2f}, {row['mmm_roas_upper']:.2f}]; the allocation holds "
+                  "it at its current spend")
+
+
+def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, test_ratios, signal, weights, shifts,
             method: FusionMethod, rng: np.random.Generator, history: pd.DataFrame) -> dict[str, pd.DataFrame]:
     contributions = fused.contribution_matrix(channels)
     roas = contributions / spend_total
     rows = []
-    fused_model = fused.model()
     for j, c in enumerate(channels):
         mine = [e for e in evidence if e.channel == c]
         ratio = test_ratios[c]
-        tests_roas = _interval(mmm_roas[:, j] * ratio) if ratio is not None else (np.nan,) * 3
-        calibrated = (np.nan,) * 3
-        raw_attr = bias = np.nan
-        if attribution_info and c in attribution_info.roas:
-            raw_attr = attribution_info.roas[c]
-            if c in attribution_info.log_bias:
-                m, s = attribution_info.log_bias[c]
-                bias = float(np.exp(m))
-                calibrated = _interval(raw_attr / np.exp(rng.normal(m, s, 2000)))
-        w = weights.get(c, {})
-        rows.append({
+        w, shift = weights.get(c, {}), shifts.get(c, {})
+        row = {
             "channel": c, "method": str(method), "spend": float(spend_total[j]),
             **dict(zip(("roas_mean", "roas_lower", "roas_upper"), _interval(roas[:, j]))),
             **dict(zip(("incremental_revenue_mean", "incremental_revenue_lower", "incremental_revenue_upper"),
                        _interval(contributions[:, j]))),
             **dict(zip(("mmm_roas_mean", "mmm_roas_lower", "mmm_roas_upper"), _interval(mmm_roas[:, j]))),
-            **dict(zip(("tests_roas_mean", "tests_roas_lower", "tests_roas_upper"), tests_roas)),
-            "attribution_roas": raw_attr, "attribution_bias": bias,
-            "attribution_bias_source": (attribution_info.source.get(c) if attribution_info else None) or "unknown",
-            **dict(zip(("attribution_roas_calibrated_mean", "attribution_roas_calibrated_lower",
-                        "attribution_roas_calibrated_upper"), calibrated)),
+            **dict(zip(("tests_roas_mean", "tests_roas_lower", "tests_roas_upper"),
+                       _interval(mmm_roas[:, j] * ratio) if ratio is not None else (np.nan,) * 3)),
+            **_attribution_columns(signal, c, rng),
             "weight_mmm": w.get("mmm", 1.0), "weight_tests": w.get("tests", 0.0),
             "weight_attribution": w.get("attribution", 0.0),
+            "shift_tests": shift.get("tests", np.nan), "shift_attribution": shift.get("attribution", np.nan),
             "n_tests": len(mine), "tests_used": ",".join(e.test_id for e in mine),
-        })
+        }
+        row["hold_in_allocation"], row["guard_note"] = guard(row)
+        rows.append(row)
     reconciled = pd.DataFrame(rows)
-
-    coverage = []
-    for e in evidence:
-        reconciled_lift = fused_model.window_lift_draws(history, e.channel, e.start, e.end, geo=e.geo)
-        for source, draws in (("mmm", e.predicted), ("reconciled", reconciled_lift)):
-            noisy = draws + rng.normal(0, e.sd, len(draws))  # the test's own noise: a predictive interval
-            mean, lo, hi = _interval(noisy)
-            coverage.append({"test_id": e.test_id, "channel": e.channel, "start_date": e.start, "end_date": e.end,
-                             "lift": e.lift, "lift_lower": e.lower, "lift_upper": e.upper, "source": source,
-                             "predicted_mean": mean, "predicted_lower": lo, "predicted_upper": hi,
-                             "covered": bool(lo <= e.lift <= hi)})
-    coverage = pd.DataFrame(coverage, columns=["test_id", "channel", "start_date", "end_date", "lift", "lift_lower",
-                                               "lift_upper", "source", "predicted_mean", "predicted_lower",
-                                               "predicted_upper", "covered"])
-    disagreements = int(sum(sources_disagree(r) for r in rows))
-    signals = ["mmm"] + (["tests"] if evidence else []) + (["attribution"] if attribution_info else [])
+    coverage = _coverage(fused.model(), evidence, history, rng)
+    signals = ["mmm"] + (["tests"] if evidence else []) + (["attribution"] if signal else [])
     covered = coverage.groupby("source")["covered"].mean() if not coverage.empty else pd.Series(dtype=float)
     summary = pd.DataFrame([{
         "method": str(method), "n_tests": len(evidence), "signals": ",".join(signals),
         "coverage_mmm": float(covered.get("mmm", np.nan)), "coverage_reconciled": float(covered.get("reconciled", np.nan)),
-        "disagreements": disagreements}])
+        "disagreements": int(sum(sources_disagree(r) for r in rows)),
+        "held_channels": ",".join(reconciled.loc[reconciled["hold_in_allocation"], "channel"]),
+        "attribution_model": signal.model if signal else ""}])
     roas_draws = fused.contributions.assign(
         roas=lambda d: d["contribution"] / d["channel"].map(dict(zip(channels, spend_total))))
     return {
@@ -446,6 +472,24 @@ def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, test_ra
         "test_coverage": coverage,
         "summary": summary,
     }
+
+
+COVERAGE_COLUMNS = ["test_id", "channel", "start_date", "end_date", "lift", "lift_lower", "lift_upper", "source",
+                    "predicted_mean", "predicted_lower", "predicted_upper", "covered"]
+
+
+def _coverage(fused_model: ResponseModel, evidence: list[Evidence], history: pd.DataFrame,
+              rng: np.random.Generator) -> pd.DataFrame:
+    """Each test against the MMM's and the reconciled model's 90 % predictive interval for its window."""
+    rows = []
+    for e in evidence:
+        reconciled_lift = fused_model.window_lift_draws(history, e.channel, e.start, e.end, geo=e.geo)
+        for source, draws in (("mmm", e.predicted), ("reconciled", reconciled_lift)):
+            noisy = draws + rng.normal(0, e.sd, len(draws))  # the test's own noise: a predictive interval
+            mean, lo, hi = _interval(noisy)
+            rows.append(dict(zip(COVERAGE_COLUMNS, (e.test_id, e.channel, e.start, e.end, e.lift, e.lower, e.upper,
+                                                    source, mean, lo, hi, bool(lo <= e.lift <= hi)))))
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
 
 
 def sources_disagree(row: Mapping) -> bool:

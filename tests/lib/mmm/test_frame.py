@@ -104,6 +104,16 @@ def test_missing_spend_rows_mean_zero_and_no_controls_is_fine():
     assert f.controls == () and (f.X["tv"].iloc[:5] == 0).all()
 
 
+def test_a_week_without_any_spend_row_or_the_as_of_weeks_outcome_is_a_gap_not_zero():
+    spend, outcomes, controls = _tables()
+    week = spend["week"].unique()[20]
+    with pytest.raises(FrameError, match=f"spend has no row for 1 week.*{pd.Timestamp(week).date()}"):
+        build_model_frame(spend[spend.week != week], outcomes, controls)
+    last = outcomes["week"].max()
+    with pytest.raises(FrameError, match=f"no row for the as-of week {last.date()}"):
+        build_model_frame(spend, outcomes[outcomes.week != last], controls, end_week=last)
+
+
 def test_reserved_channel_name_is_refused():
     spend, outcomes, controls = _tables(channels=("date", "tv"))
     with pytest.raises(FrameError, match="reserved"):

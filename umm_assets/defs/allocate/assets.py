@@ -4,10 +4,12 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets import __version__
+from umm_assets.defs import partition_checks
 from umm_assets.defs.allocate import checks
 from umm_assets.defs.allocate.config import AllocationRunConfig
 from umm_assets.defs.metadata import line_plot_md, table_md
 from umm_assets.defs.reconcile.assets import posterior_of
+from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, span, window_ins
 from umm_assets.lib import allocate
 from umm_assets.lib.mmm.response import geo_shares_array
@@ -15,7 +17,48 @@ from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
 from umm_assets.lib.weeks import CURRENT_WEEKS
 
-CODE_VERSION = f"{__version__}-allocate.2"
+CODE_VERSION = f"{__version__}-allocate.3"
+
+
+def _holds(reconciled_view) -> dict[str, str]:
+    """Channels the reconciliation's guard rail holds at their current spend, with the reason."""
+    table = reconciled_view.table("reconciled")
+    if "hold_in_allocation" not in table:  # stored before the guard rail existed
+        return {}
+    held = table[table["hold_in_allocation"].astype(bool)]
+    return dict(zip(held["channel"], held["guard_note"]))
+
+
+def _plan(week: str, config: AllocationRunConfig, reconciled_view, mmm_view, validated_spend: pd.DataFrame):
+    """The week's allocation tables: held channels locked at their current spend (their curves from the MMM),
+    every plan also held to the plain MMM (see :func:`allocate.guarded`)."""
+    holds = _holds(reconciled_view)
+    mmm = posterior_of(mmm_view)
+    posterior = posterior_of(reconciled_view).with_channels_from(mmm, list(holds))
+    model = posterior.model()
+    reference = allocate.Reference(mmm.model(), geo_shares_array(mmm.spec))
+    shares = geo_shares_array(posterior.spec)
+    spend = ending_at(validated_spend, week, CURRENT_WEEKS)
+    try:
+        problem = allocate.build_problem(model.channels, allocate.current_spend(spend), config.budget,
+                                         bounds=config.bounds(), locked=[*config.locked, *holds],
+                                         max_change=config.max_change)
+    except (allocate.InfeasibleBudget, allocate.UnknownChannel) as err:
+        raise dg.Failure(f"allocation[{week}]: {err}", allow_retries=False) from None
+    objective = allocate.Objective(config.objective)
+    result = allocate.with_holds(allocate.allocate(model, problem, objective=objective, alpha=config.cvar_alpha,
+                                                   shares=shares, reference=reference), holds)
+    frontier, frontier_allocations = allocate.frontier(model, problem, objective=objective, alpha=config.cvar_alpha,
+                                                       shares=shares)
+    summary = pd.DataFrame([{**result.summary, "max_change": config.max_change, "source": "reconciled_lift",
+                             "held_channels": ",".join(holds)}])
+    tables = validate_outputs(ALLOCATION, {
+        "allocation": result.allocation, "summary": summary, "frontier": frontier,
+        "frontier_allocations": frontier_allocations, "parameter_draws": posterior.parameter_draws,
+        "spec": reconciled_view.table("spec"),
+        # the plain MMM every plan is held to, for scenarios solved later from this partition
+        "mmm_parameter_draws": mmm.parameter_draws, "mmm_spec": mmm_view.table("spec")})
+    return tables, spend
 
 
 def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -24,51 +67,48 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         description="Recommended weekly budget split over channels (expected revenue and its uplift with 90 % "
                     "intervals), plus an efficiency frontier from 50 % to 150 % of the current budget.",
         partitions_def=partitions,
-        ins={"reconciled_lift": dg.AssetIn(), **window_ins(CURRENT_WEEKS, ["validated_spend"])},
-        check_specs=checks.check_specs(),
+        ins={"reconciled_lift": dg.AssetIn(), "mmm_posterior": dg.AssetIn(),
+             **window_ins(CURRENT_WEEKS, ["validated_spend"])},
+        check_specs=checks.check_specs(partitions),
         group_name="model",
         code_version=CODE_VERSION,
         kinds={"scipy", "parquet"},
         io_manager_key="warehouse_io_manager",
     )
-    def allocation(context: dg.AssetExecutionContext, config: AllocationRunConfig, reconciled_lift,
-                   validated_spend: pd.DataFrame):
-        views = reconciled_lift if isinstance(reconciled_lift, dict) else {context.partition_keys[0]: reconciled_lift}
+    def allocation(context: dg.AssetExecutionContext, config: AllocationRunConfig, warehouse: WarehouseResource,
+                   reconciled_lift, mmm_posterior, validated_spend: pd.DataFrame):
+        single = context.partition_keys[0]
+        reconciled = reconciled_lift if isinstance(reconciled_lift, dict) else {single: reconciled_lift}
+        mmm = mmm_posterior if isinstance(mmm_posterior, dict) else {single: mmm_posterior}
         values, last = {}, None
         for week in context.partition_keys:
-            view = views[week]
-            posterior = posterior_of(view)
-            model = posterior.model()
-            shares = geo_shares_array(posterior.spec)
-            spend = ending_at(validated_spend, week, CURRENT_WEEKS)
-            try:
-                problem = allocate.build_problem(model.channels, allocate.current_spend(spend), config.budget,
-                                                 bounds=config.bounds(), locked=config.locked,
-                                                 max_change=config.max_change)
-            except (allocate.InfeasibleBudget, allocate.UnknownChannel) as err:
-                raise dg.Failure(f"allocation[{week}]: {err}", allow_retries=False) from None
-            objective = allocate.Objective(config.objective)
-            result = allocate.allocate(model, problem, objective=objective, alpha=config.cvar_alpha, shares=shares)
-            frontier, frontier_allocations = allocate.frontier(model, problem, objective=objective,
-                                                               alpha=config.cvar_alpha, shares=shares)
-            summary = pd.DataFrame([{**result.summary, "max_change": config.max_change,
-                                     "source": "reconciled_lift"}])
-            tables = validate_outputs(ALLOCATION, {
-                "allocation": result.allocation, "summary": summary, "frontier": frontier,
-                "frontier_allocations": frontier_allocations,
-                "parameter_draws": posterior.parameter_draws, "spec": view.table("spec")})
-            values[week] = Stored(tables, upstream={"reconciled_lift": {"partition": week,
-                                                                         "version": view.commit.version},
-                                                    "validated_spend": span(spend)})
-            last = tables
-            if result.summary["status"] != "optimal":
-                context.log.warning(f"allocation[{week}]: optimizer failed: {result.summary['message']}")
+            last, spend = _plan(week, config, reconciled[week], mmm[week], validated_spend)
+            values[week] = Stored(last, upstream={
+                "reconciled_lift": {"partition": week, "version": reconciled[week].commit.version},
+                "mmm_posterior": {"partition": week, "version": mmm[week].commit.version},
+                "validated_spend": span(spend)})
+            summary = last["summary"].iloc[0]
+            if summary["status"] != "optimal":
+                context.log.warning(f"allocation[{week}]: optimizer failed: {summary['message']}")
+            for reason in [summary["decision_reason"], *last["allocation"]["hold_reason"]]:
+                if reason:
+                    context.log.warning(f"allocation[{week}]: {reason}")
 
-        yield from checks.results(last["allocation"], last["summary"].iloc[0])
+        results = {week: checks.results(v.tables["allocation"], v.tables["summary"].iloc[0])
+                   for week, v in values.items()}
+        failed = partition_checks.failing(context, results)
+        yield from partition_checks.per_week(context, results)
+        if failed:  # a plan that breaks the budget, a bound or loses revenue is never committed nor served
+            yield from partition_checks.commit_passing(context, warehouse, values, failed)
+            raise dg.Failure("allocation failed a blocking check, so these weeks' plans were not written (their "
+                             "previous plan stays served): " + "; ".join(f"{w}: {', '.join(c)}" for w, c in failed.items()),
+                             allow_retries=False)
         yield dg.Output(values if len(values) > 1 else next(iter(values.values())), metadata={
             "allocation": table_md(last["allocation"][["channel", "current", "recommended", "lower_bound",
-                                                       "upper_bound", "marginal_roas_recommended"]], digits=2),
+                                                       "upper_bound", "marginal_roas_recommended", "hold_reason"]],
+                                   digits=2),
             "summary": table_md(last["summary"], digits=2),
+            "decision": str(last["summary"]["decision"].iloc[0]),
             "frontier": line_plot_md(last["frontier"], "budget", {"expected_revenue_mean": "optimal revenue"},
                                      band=("expected_revenue_lower", "expected_revenue_upper"),
                                      title="efficiency frontier: weekly revenue vs weekly budget"),

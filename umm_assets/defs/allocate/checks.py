@@ -3,21 +3,28 @@
 import dagster as dg
 import pandas as pd
 
+from umm_assets.defs import partition_checks
+
 ASSET = "allocation"
 BUDGET = "budget_sums_to_total"
 BOUNDS = "bounds_respected"
 UPLIFT = "uplift_not_negative"
 OPTIMIZER = "optimizer_converged"
+NOT_WORSE = "not_worse_than_current_under_mmm"
 
 
-def check_specs() -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(BUDGET, asset=ASSET, description="Recommended spends sum to the weekly budget."),
-        dg.AssetCheckSpec(BOUNDS, asset=ASSET, description="Every channel within its bounds; locks kept."),
-        dg.AssetCheckSpec(UPLIFT, asset=ASSET, description="Expected revenue uplift vs the current mix is >= 0."),
-        dg.AssetCheckSpec(OPTIMIZER, asset=ASSET, description="The optimizer converged (no one-iteration exit, "
-                                                               "flat gradients or unequal marginal returns)."),
-    ]
+def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """Evaluated per week (see :mod:`umm_assets.defs.partition_checks`). The blocking ones keep a failed plan
+    out of the warehouse, so it is never served."""
+    return partition_checks.specs(ASSET, partitions, [
+        (BUDGET, "Recommended spends sum to the weekly budget (blocking).", True),
+        (BOUNDS, "Every channel within its bounds; locks kept (blocking).", True),
+        (UPLIFT, "Expected revenue uplift vs the current mix is >= 0 (blocking).", True),
+        (OPTIMIZER, "The optimizer converged (no one-iteration exit, flat gradients or unequal marginal returns).",
+         False),
+        (NOT_WORSE, "The plan's expected uplift is >= 0 under the reconciled posterior and under the plain MMM it "
+                    "was built from (else the current split is kept).", True),
+    ])
 
 
 def results(allocation: pd.DataFrame, summary: pd.Series) -> list[dg.AssetCheckResult]:
@@ -38,4 +45,16 @@ def results(allocation: pd.DataFrame, summary: pd.Series) -> list[dg.AssetCheckR
         dg.AssetCheckResult(asset_key=ASSET, check_name=OPTIMIZER, passed=bool(summary["status"] == "optimal"),
                             severity=error, description=str(summary["message"]),
                             metadata={"iterations": int(summary["iterations"])}),
+        _not_worse(summary, tolerance),
     ]
+
+
+def _not_worse(summary: pd.Series, tolerance: float) -> dg.AssetCheckResult:
+    under_mmm = float(summary["uplift_mmm_mean"])
+    passed = bool(summary["uplift_mean"] >= -tolerance and under_mmm >= -tolerance)
+    return dg.AssetCheckResult(
+        asset_key=ASSET, check_name=NOT_WORSE, passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        description=str(summary["decision_reason"]) or f"decision: {summary['decision']}",
+        metadata={"decision": str(summary["decision"]), "uplift_mean": float(summary["uplift_mean"]),
+                  "uplift_mmm_mean": under_mmm, "uplift_mmm_lower": float(summary["uplift_mmm_lower"]),
+                  "uplift_mmm_upper": float(summary["uplift_mmm_upper"])})

@@ -17,10 +17,12 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets import __version__
+from umm_assets.defs import partition_checks
 from umm_assets.defs.metadata import line_plot_md, table_md
 from umm_assets.defs.model import checks
 from umm_assets.defs.model.config import MMMRunConfig
-from umm_assets.defs.windows import ending_at, span, window_ins
+from umm_assets.defs.resources import WarehouseResource
+from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
 from umm_assets.lib.mmm.fit import MMMFitter, save_fit
 from umm_assets.lib.mmm.frame import NATIONAL, FrameError, InsufficientHistory, build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
@@ -112,7 +114,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
         partitions_def=partitions,
         ins=window_ins(window_weeks, INPUTS),
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=8),
-        check_specs=checks.check_specs(),
+        check_specs=checks.check_specs(partitions),
         pool="model_fit",
         group_name="model",
         code_version=CODE_VERSION,
@@ -120,13 +122,16 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
         io_manager_key="warehouse_io_manager",
         metadata={"window_weeks": window_weeks},
     )
-    def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, validated_spend: pd.DataFrame,
-                      validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame):
+    def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, warehouse: WarehouseResource,
+                      validated_spend: pd.DataFrame, validated_outcomes: pd.DataFrame,
+                      validated_controls: pd.DataFrame):
         candidates = config.candidates(window_weeks)
         values, diagnostics, roas, fits, comparison = {}, {}, None, None, None
         for week in context.partition_keys:
             spend, outcomes, controls = (ending_at(t, week, window_weeks)
                                          for t in (validated_spend, validated_outcomes, validated_controls))
+            require_complete(week, window_weeks, {"validated_spend": spend, "validated_outcomes": outcomes,
+                                                  "validated_controls": controls}, warehouse.get(), "mmm_posterior")
             try:
                 frame = build_model_frame(spend, outcomes, controls, end_week=week, window_weeks=window_weeks,
                                           min_weeks=candidates[0].min_weeks)
@@ -151,12 +156,14 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
             context.log.info(f"mmm_posterior[{week}]: fitted {frame.n_weeks} weeks in "
                              f"{result.timings.get('total', 0):.1f} s (compile reused: {result.compile_reused})")
 
-        results = checks.results(diagnostics, config)
+        results = partition_checks.per_week(context, checks.results(diagnostics, config))
         failed = {w: p for w, d in diagnostics.items() if (p := checks.convergence_problems(d, config))}
         if failed and not config.keep_unconverged:
             yield from results
+            yield from partition_checks.commit_passing(context, warehouse, values, failed)  # the converged weeks
             raise dg.Failure(
-                "mmm_posterior did not converge, so nothing was written (the previous posterior stays): "
+                "mmm_posterior did not converge, so nothing was written for these weeks (their previous posterior "
+                "stays; the run's converged weeks were written): "
                 + "; ".join(f"{w}: {', '.join(p)}" for w, p in failed.items())
                 + ". Sample longer (draws, tune, target_accept) or set keep_unconverged to store it anyway.",
                 metadata={"diagnostics": table_md(pd.DataFrame(diagnostics).T.reset_index(names="week"))},

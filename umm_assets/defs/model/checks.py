@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from umm_assets.defs import partition_checks
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.lib.mmm.config import MMMConfig
 
@@ -15,12 +16,12 @@ CONVERGENCE = "convergence"
 HOLDOUT = "holdout_error"
 
 
-def check_specs() -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(CONVERGENCE, asset=ASSET, blocking=True,
-                          description="R-hat, bulk/tail ESS and divergences within limits (blocking)."),
-        dg.AssetCheckSpec(HOLDOUT, asset=ASSET, description="MAPE on the held-out last weeks (warning)."),
-    ]
+def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """Evaluated per week (see :mod:`umm_assets.defs.partition_checks`)."""
+    return partition_checks.specs(ASSET, partitions, [
+        (CONVERGENCE, "R-hat, bulk/tail ESS and divergences within limits (blocking).", True),
+        (HOLDOUT, "MAPE on the held-out last weeks (warning).", False),
+    ])
 
 
 # The convergence thresholds a posterior was held to, stored in its diagnostics as check_<name> so that
@@ -107,25 +108,27 @@ def loo_comparison(fits: list[tuple[pd.Series, np.ndarray | None]], policy: MMMR
                         chosen=table.index == best)
 
 
-def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> list[dg.AssetCheckResult]:
-    """One result per check for the run's partitions (a range run reports every week in its metadata)."""
-    problems = {week: convergence_problems(d, config) for week, d in diagnostics.items()}
-    failed = {week: p for week, p in problems.items() if p}
-    holdout = {week: float(d["holdout_mape"]) for week, d in diagnostics.items() if pd.notna(d["holdout_mape"])}
-    too_high = {week: m for week, m in holdout.items() if m > config.holdout_mape_max}
-    last = next(reversed(diagnostics.values()))
+def results(diagnostics: dict[str, pd.Series], config: MMMRunConfig) -> dict[str, list[dg.AssetCheckResult]]:
+    """Each week's check results (a range run reports every week)."""
+    return {week: _week_results(d, config) for week, d in diagnostics.items()}
+
+
+def _week_results(diagnostics: pd.Series, config: MMMRunConfig) -> list[dg.AssetCheckResult]:
+    problems = convergence_problems(diagnostics, config)
+    holdout = float(diagnostics["holdout_mape"]) if pd.notna(diagnostics["holdout_mape"]) else None
+    too_high = holdout is not None and holdout > config.holdout_mape_max
     return [
         dg.AssetCheckResult(
-            asset_key=ASSET, check_name=CONVERGENCE, passed=bool(not failed), severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(f"{w}: {', '.join(p)}" for w, p in failed.items()) or "converged",
-            metadata={"rhat_max": float(last["rhat_max"]), "ess_bulk_min": float(last["ess_bulk_min"]),
-                      "ess_tail_min": float(last["ess_tail_min"]), "divergences": int(last["divergences"]),
-                      "weeks_failed": dg.MetadataValue.json({w: p for w, p in failed.items()})},
+            asset_key=ASSET, check_name=CONVERGENCE, passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+            description=", ".join(problems) or "converged",
+            metadata={"rhat_max": float(diagnostics["rhat_max"]), "ess_bulk_min": float(diagnostics["ess_bulk_min"]),
+                      "ess_tail_min": float(diagnostics["ess_tail_min"]),
+                      "divergences": int(diagnostics["divergences"])},
         ),
         dg.AssetCheckResult(
-            asset_key=ASSET, check_name=HOLDOUT, passed=bool(not too_high), severity=dg.AssetCheckSeverity.WARN,
-            description=(f"holdout MAPE above {config.holdout_mape_max:.0%} in {len(too_high)} week(s)" if too_high
-                         else "holdout error within limits" if holdout else "holdout disabled"),
-            metadata={"holdout_mape": dg.MetadataValue.json(holdout)},
+            asset_key=ASSET, check_name=HOLDOUT, passed=not too_high, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"holdout MAPE {holdout:.1%} above {config.holdout_mape_max:.0%}" if too_high
+                         else "holdout error within limits" if holdout is not None else "holdout disabled"),
+            metadata={"holdout_mape": holdout},
         ),
     ]

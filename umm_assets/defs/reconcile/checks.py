@@ -3,21 +3,24 @@
 import dagster as dg
 import pandas as pd
 
+from umm_assets.defs import partition_checks
 from umm_assets.lib.reconcile import sources_disagree
 
 ASSET = "reconciled_lift"
 TEST_COVERAGE = "tests_within_predictive_interval"
 SOURCES_AGREE = "sources_agree"
+UNTESTED_WITHIN_MMM = "untested_within_mmm_interval"
 
 
-def check_specs() -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(TEST_COVERAGE, asset=ASSET,
-                          description="Each test's measured lift lies in the reconciled model's 90 % predictive "
-                                      "interval for its window (coverage reported)."),
-        dg.AssetCheckSpec(SOURCES_AGREE, asset=ASSET,
-                          description="MMM, tests and calibrated attribution overlap within their intervals (warning)."),
-    ]
+def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """Evaluated per week (see :mod:`umm_assets.defs.partition_checks`); all warnings."""
+    return partition_checks.specs(ASSET, partitions, [
+        (TEST_COVERAGE, "Each test's measured lift lies in the reconciled model's 90 % predictive interval for its "
+                        "window (coverage reported).", False),
+        (SOURCES_AGREE, "MMM, tests and calibrated attribution overlap within their intervals (warning).", False),
+        (UNTESTED_WITHIN_MMM, "Every untested channel's reconciled ROAS stays inside the MMM's own 90 % interval; one "
+                              "that leaves it is held at its current spend by the allocation.", False),
+    ])
 
 
 def results(tables: dict[str, pd.DataFrame]) -> list[dg.AssetCheckResult]:
@@ -43,5 +46,16 @@ def results(tables: dict[str, pd.DataFrame]) -> list[dg.AssetCheckResult]:
             else "sources agree within their intervals",
             metadata={"channels": dg.MetadataValue.json(disagreeing)},
         ),
+        _untested_within_mmm(table),
     ]
+
+
+def _untested_within_mmm(table: pd.DataFrame) -> dg.AssetCheckResult:
+    held = table[table["hold_in_allocation"]]
+    numbers = held[["channel", "roas_mean", "mmm_roas_mean", "mmm_roas_lower", "mmm_roas_upper",
+                    "shift_tests", "shift_attribution"]]
+    return dg.AssetCheckResult(
+        asset_key=ASSET, check_name=UNTESTED_WITHIN_MMM, passed=bool(held.empty), severity=dg.AssetCheckSeverity.WARN,
+        description=" ".join(held["guard_note"]) or "every untested channel within the MMM's own interval",
+        metadata={"held": dg.MetadataValue.json(numbers.round(4).to_dict(orient="records"))})
 

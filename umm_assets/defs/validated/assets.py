@@ -15,7 +15,9 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets import __version__
+from umm_assets.defs import partition_checks
 from umm_assets.defs.partitions import partition_weeks
+from umm_assets.defs.raw import raw_deps
 from umm_assets.defs.resources import LandingZoneResource, WarehouseResource
 from umm_assets.defs.validated import checks
 from umm_assets.lib import ingest
@@ -52,7 +54,7 @@ WEEKLY_INPUTS = (
 def _read(landing: LandingZoneResource, spec: InputSpec) -> ingest.RawInput:
     zone = landing.zone()
     channels = ingest.spend_channels(zone) if spec.channel_must_have_spend else None
-    return ingest.read_input(zone, spec, spend_channels=channels)
+    return ingest.read_input(zone, spec, spend_channels=channels, weekly_beside_daily=landing.weekly_beside_daily)
 
 
 def _reject(context: dg.AssetExecutionContext, warehouse: WarehouseResource, asset: str, keys: Sequence[str],
@@ -60,7 +62,11 @@ def _reject(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ass
     """Report a contract failure (check, ledger, run failure): nothing is written for these partitions."""
     checks.record(warehouse.get(), asset, keys, context.run_id, passed=False,
                   messages=[str(v) for v in violations] or [message])
-    yield checks.contract_failed(asset, violations, message)
+    failed = checks.contract_failed(asset, violations, message)
+    if list(keys) == [UNPARTITIONED]:
+        yield failed
+    else:  # the run writes none of its weeks
+        yield from partition_checks.per_week(context, {key: [failed] for key in keys})
     raise dg.Failure(description=message, metadata={"violations": len(violations)}, allow_retries=False)
 
 
@@ -87,10 +93,11 @@ def build_weekly_input_asset(spec: WeeklyInput, partitions: dg.PartitionsDefinit
         name=spec.name,
         description=spec.description,
         partitions_def=partitions,
+        deps=raw_deps(spec.spec),
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,
         code_version=CODE_VERSION,
-        check_specs=checks.check_specs(spec.name),
+        check_specs=checks.check_specs(spec.name, partitions),
         io_manager_key="warehouse_io_manager",
         kinds={"pandera", "parquet"},
         metadata={"landing_folder": f"{spec.spec.folder}/", "contract": "data-contract.md"},
@@ -108,8 +115,8 @@ def build_weekly_input_asset(spec: WeeklyInput, partitions: dg.PartitionsDefinit
         rows = {w.isoformat(): len(t) for w, t in tables.items()}
         warnings = [f"week {w}: daily rows for only {n} of 7 days" for w, n in partial.items()]
         checks.record(warehouse.get(), spec.name, keys, context.run_id, passed=True, rows=rows, warnings=warnings)
-        yield checks.contract_passed(spec.name, len(raw.rows), len(raw.files))
-        yield checks.completeness(spec.name, partial)
+        yield from partition_checks.per_week(context, checks.week_results(spec.name, keys, len(raw.rows),
+                                                                          len(raw.files), partial))
 
         newest = tables[weeks[-1]]
         values = {w.isoformat(): Stored.table(t, upstream=_weekly_lineage(raw, w)) for w, t in tables.items()}
@@ -129,6 +136,7 @@ def build_weekly_input_asset(spec: WeeklyInput, partitions: dg.PartitionsDefinit
 
 @dg.asset(
     description="Every finished incrementality test (ended by the last complete week), one row per test, channel and geo.",
+    deps=raw_deps(TESTS),
     group_name=GROUP,
     code_version=CODE_VERSION,
     check_specs=checks.check_specs("validated_tests", completeness=False),

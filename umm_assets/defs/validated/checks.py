@@ -13,20 +13,29 @@ from collections.abc import Iterable, Sequence
 import dagster as dg
 import pandas as pd
 
+from umm_assets.defs import partition_checks
 from umm_assets.lib.storage import Warehouse
-from umm_assets.lib.violations import MAX_LISTED, Violation, violations_table
+from umm_assets.lib.violations import MAX_LISTED, MAX_MESSAGE_CHARS, Violation, shorten, violations_table
 
 CONTRACT_CHECK = "contract"
 COMPLETENESS_CHECK = "completeness"
 
 
-def check_specs(asset: str, *, completeness: bool = True) -> list[dg.AssetCheckSpec]:
-    specs = [dg.AssetCheckSpec(CONTRACT_CHECK, asset=asset, blocking=True,
-                               description="Every raw row of the partition obeys data-contract.md (blocking).")]
-    if completeness:
-        specs.append(dg.AssetCheckSpec(COMPLETENESS_CHECK, asset=asset,
-                                       description="Daily rows cover whole weeks (warning: a partial export)."))
-    return specs
+def check_specs(asset: str, partitions: dg.PartitionsDefinition | None = None, *,
+                completeness: bool = True) -> list[dg.AssetCheckSpec]:
+    """The checks of one validated input, per week when ``partitions`` is given."""
+    return partition_checks.specs(asset, partitions, [
+        (CONTRACT_CHECK, "Every raw row of the partition obeys data-contract.md (blocking).", True),
+        *([(COMPLETENESS_CHECK, "Daily rows cover whole weeks (warning: a partial export).", False)]
+          if completeness else []),
+    ])
+
+
+def week_results(asset: str, keys: Sequence[str], rows: int, files: int,
+                 partial: dict[dt.date, int]) -> dict[str, list[dg.AssetCheckResult]]:
+    """Each week's results when the contract passed: the contract, and whether the week's days are complete."""
+    return {key: [contract_passed(asset, rows, files),
+                  completeness(asset, {w: n for w, n in partial.items() if w.isoformat() == key})] for key in keys}
 
 
 def contract_failed(asset: str, violations: Sequence[Violation], message: str) -> dg.AssetCheckResult:
@@ -75,7 +84,8 @@ def record(warehouse: Warehouse, asset: str, partitions: Iterable[str], run_id: 
             "passed": passed,
             "rows": (rows or {}).get(partition),
             "checks": [
-                {"name": CONTRACT_CHECK, "passed": passed, "messages": list(messages[:MAX_LISTED])},
+                {"name": CONTRACT_CHECK, "passed": passed,
+                 "messages": [shorten(m, MAX_MESSAGE_CHARS) for m in messages[:MAX_LISTED]]},
                 {"name": COMPLETENESS_CHECK, "passed": not warnings, "messages": list(warnings)},
             ],
         })

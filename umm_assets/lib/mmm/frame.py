@@ -230,6 +230,8 @@ def build_model_frame(
     if len(all_weeks) == 0:
         raise InsufficientHistory(f"no outcome weeks on or before {end.date()}")
     weeks = all_weeks[-window_weeks:]
+    if end_week is not None and weeks[-1] != end:
+        raise FrameError(f"outcomes have no row for the as-of week {end.date()} (newest: {weeks[-1].date()})")
     expected = pd.date_range(weeks[0], weeks[-1], freq="7D")
     if len(expected) != len(weeks):
         gaps = expected.difference(weeks)
@@ -237,6 +239,12 @@ def build_model_frame(
             f"outcomes miss {len(gaps)} week(s) inside the window, e.g. "
             f"{', '.join(str(d.date()) for d in gaps[:5])}"
         )
+    # a week with no spend row at all is a week that is missing, not a week of zero spend (a channel
+    # without a row in a week that has rows is zero: the raw contract)
+    gaps = expected.difference(pd.DatetimeIndex(sp["week"].unique()))
+    if len(gaps):
+        raise FrameError(f"spend has no row for {len(gaps)} week(s) inside the window, e.g. "
+                         f"{', '.join(str(d.date()) for d in gaps[:5])}")
     if len(weeks) < min_weeks:
         raise InsufficientHistory(
             f"the MMM needs at least {min_weeks} weeks of outcomes; the window ending "

@@ -140,6 +140,11 @@ class KeyStore:
         """Every key (revoked ones too), oldest first."""
         return [record for record, _, _ in self._load().values()]
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The key with this id if it is not revoked (the dashboard's session holds the id, never the secret)."""
+        entry = self._load().get(key_id)
+        return entry[0] if entry is not None and entry[0].active else None
+
     def verify(self, presented: str) -> ApiKey | None:
         """The active key whose secret this is, or None. Constant-time in everything but the length."""
         match = KEY_PATTERN.fullmatch(presented)

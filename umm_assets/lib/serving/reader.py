@@ -1,4 +1,4 @@
-"""A cached, read-only view of the warehouse for serving.
+"""A cached, read-only view of the warehouse, shared by the REST API and the dashboard.
 
 Everything goes through :class:`umm_assets.lib.storage.Warehouse`'s layout and commit pointers:
 
@@ -19,6 +19,8 @@ Everything goes through :class:`umm_assets.lib.storage.Warehouse`'s layout and c
 - **Responses** are cached as serialized JSON bytes per (view, asset, partition, version,
   parameters): a repeated GET costs two ``stat`` calls and a dict lookup. A new materialization
   has a new version, so its first request misses the cache and old entries age out of the LRU.
+  Built objects (the dashboard's frames, a week's scenario solver) are cached the same way by
+  :meth:`CachedReader.view`.
 
 Nothing here writes to the warehouse or opens a database file a writer uses.
 """
@@ -32,11 +34,11 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cachetools
 import duckdb
 import pandas as pd
 
@@ -51,28 +53,22 @@ ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 
 
 class LRU:
-    """A small thread-safe LRU map (``maxsize`` 0 disables it)."""
+    """A thread-safe least-recently-used map (cachetools' ``LRUCache`` behind a lock; ``maxsize`` 0 disables it)."""
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._data = cachetools.LRUCache(maxsize=max(maxsize, 1))
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
+            return self._data.get(key)
 
     def put(self, key: Hashable, value: Any) -> None:
         if self.maxsize <= 0:
             return
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -88,21 +84,40 @@ class Cached:
     version: str | None = None
 
 
-class Snapshot:
-    """The tables of exactly one committed version of a partition."""
+class Snapshot(Mapping[str, pd.DataFrame]):
+    """The tables of exactly one committed version of a partition, read by name when asked.
 
-    def __init__(self, reader: CachedReader, commit: Commit):
-        self.reader = reader
+    ``read(commit, name)`` reads one table (the reader's cache, or the warehouse directly). As a mapping
+    of table names it is what :class:`~umm_assets.lib.allocate.ScenarioSolver` takes.
+    """
+
+    def __init__(self, commit: Commit, read: Callable[[Commit, str], pd.DataFrame]):
         self.commit = commit
+        self._read = read
+
+    @property
+    def partition(self) -> str:
+        return self.commit.partition
 
     def has(self, table: str) -> bool:
         return table in self.commit.tables
 
     def table(self, name: str) -> pd.DataFrame:
-        return self.reader.table(self.commit, name)
+        return self._read(self.commit, name)
 
     def lineage(self) -> dict[str, Any]:
         return {**self.commit.lineage(), "version": self.commit.version}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if not self.has(name):
+            raise KeyError(name)
+        return self.table(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.commit.tables)
+
+    def __len__(self) -> int:
+        return len(self.commit.tables)
 
 
 class VersionGone(Exception):
@@ -111,7 +126,9 @@ class VersionGone(Exception):
 
 def _gone(err: BaseException) -> bool:
     return isinstance(err, FileNotFoundError) or (
-        isinstance(err, duckdb.IOException) and ("No files found" in str(err) or "No such file" in str(err)))
+        isinstance(err, duckdb.IOException) and ("No files found" in str(err) or "No such file" in str(err))) or (
+        # on S3 DuckDB reads through s3fs, and wraps its FileNotFoundError in a plain duckdb.Error
+        isinstance(err, duckdb.Error) and "FileNotFoundError" in str(err))
 
 
 _local = threading.local()
@@ -136,7 +153,7 @@ def encode(payload: Any) -> Cached:
 
 
 class CachedReader:
-    """The API's only door to the data (see the module docstring for the caching rules)."""
+    """The only door to the data of the API and the dashboard (see the module docstring for the caching rules)."""
 
     def __init__(self, warehouse: Warehouse, *, cache_entries: int = 256, table_cache_entries: int = 64,
                  remote_ttl_seconds: float = 2.0):
@@ -145,6 +162,7 @@ class CachedReader:
         self.ttl_ns = int(remote_ttl_seconds * 1e9)
         self.responses = LRU(cache_entries)
         self.tables = LRU(table_cache_entries)
+        self.views = LRU(table_cache_entries)  # objects built from tables (see view())
         self._pointers: dict[tuple[str, str], tuple[Hashable, Commit | None, bool]] = {}
         self._listings: dict[str, tuple[Hashable, list[str], bool]] = {}  # by folder path
         self._quality: tuple[Hashable, list[dict[str, Any]], bool] | None = None
@@ -269,39 +287,57 @@ class CachedReader:
         ``build`` raises domain errors (unknown channel, ...) for bad parameters; it is only called
         with one commit, and rebuilt once from the newer commit if the old one's files vanished.
         """
+
+        def encoded(snapshot: Snapshot) -> Cached:
+            cached = encode(build(snapshot))
+            return Cached(cached.body, cached.etag, snapshot.commit.partition, snapshot.commit.version)
+
+        return self._cached(self.responses, view, asset, as_of, params, encoded)
+
+    def view(self, view: str, asset: str, as_of: str | None, params: Hashable,
+             build: Callable[[Snapshot], Any]) -> Any:
+        """Like :meth:`serve`, but keeps what ``build`` returned (frames, a scenario solver) rather than bytes."""
+        return self._cached(self.views, view, asset, as_of, params, build)
+
+    def _cached(self, cache: LRU, view: str, asset: str, as_of: str | None, params: Hashable,
+                build: Callable[[Snapshot], Any]) -> Any:
         for attempt in range(ATTEMPTS):
             commit = self.resolve(asset, as_of)
             key = (view, asset, commit.partition, commit.version, params)
-            hit = self.responses.get(key)
+            hit = cache.get(key)
             if hit is not None:
                 return hit
             # one build per key at a time: a burst of identical first requests reads the tables once
             with self._flights[hash(key) % len(self._flights)]:
-                hit = self.responses.get(key)
+                hit = cache.get(key)
                 if hit is not None:
                     return hit
                 try:
-                    cached = encode(build(Snapshot(self, commit)))
+                    value = build(Snapshot(commit, self.table))
                 except VersionGone:
                     if attempt == ATTEMPTS - 1:
                         raise
                     self.forget(asset, commit.partition)
                     continue
-                cached = Cached(cached.body, cached.etag, commit.partition, commit.version)
-                self.responses.put(key, cached)
-                return cached
+                cache.put(key, value)
+                return value
         raise AssertionError("unreachable")
 
     def serve_many(self, view: str, signature: Hashable, build: Callable[[], Any]) -> Cached:
         """A cached response over many partitions, keyed by a signature the caller computed."""
+        return self.view_many(view, signature, lambda: encode(build()), cache=self.responses)
+
+    def view_many(self, view: str, signature: Hashable, build: Callable[[], Any], *, cache: LRU | None = None) -> Any:
+        """What ``build()`` returns over many partitions, cached under a signature the caller computed."""
+        cache = self.views if cache is None else cache
         key = (view, signature)
-        hit = self.responses.get(key)
+        hit = cache.get(key)
         if hit is None:
             with self._flights[hash(key) % len(self._flights)]:
-                hit = self.responses.get(key)
+                hit = cache.get(key)
                 if hit is None:
-                    hit = encode(build())
-                    self.responses.put(key, hit)
+                    hit = build()
+                    cache.put(key, hit)
         return hit
 
     # --- data-quality ledger ----------------------------------------------------------------
@@ -335,3 +371,9 @@ class CachedReader:
         """Identifies the committed versions of every partition of ``assets`` (for aggregate views)."""
         return tuple((a, tuple((c.partition, c.version) for c in self.partitions(a))) for a in assets)
 
+
+
+def open_reader(data_dir: str, **options: Any) -> CachedReader:
+    """A reader over the warehouse at ``data_dir``; ``options`` are :class:`CachedReader`'s cache sizes."""
+    remote = "://" in data_dir  # (a reused connection would re-register the S3 filesystem per read)
+    return CachedReader(Warehouse(data_dir, connect=None if remote else thread_connection), **options)

@@ -1,0 +1,1 @@
+"""Pure figure builders: stored tables in, plotly figures out (tested without a browser)."""

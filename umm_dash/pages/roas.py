@@ -1,0 +1,84 @@
+"""ROAS & reconciliation: what each channel returns according to the MMM, the experiments and attribution,
+and what the platform concludes from all three."""
+
+from __future__ import annotations
+
+import dash
+import pandas as pd
+
+from umm_dash import verdicts
+from umm_dash.components import download
+from umm_dash.components.cards import banners, empty_state, graph, page_header, section
+from umm_dash.components.page import page
+from umm_dash.components.table import frame_table, number, percent, text
+from umm_dash.data import RECONCILED_LIFT, current
+from umm_dash.figures import roas as figures
+
+dash.register_page(__name__, path="/roas", name="ROAS & reconciliation", order=2,
+                   title="ROAS & reconciliation · Unified-M")
+METHODS = {"calibrated_refit": "calibrated refit (the MMM refitted with each experiment as a likelihood)",
+           "bayesian": "Bayesian update (the MMM posterior as prior, each experiment a likelihood)",
+           "weighted_average": "precision-weighted average"}
+WEIGHT_COLUMNS = {"channel": ("channel", text), "weight_mmm": ("MMM", percent()),
+                  "weight_tests": ("experiments", percent()), "weight_attribution": ("attribution", percent()),
+                  "n_tests": ("tests", number()), "tests_used": ("test ids", text),
+                  "attribution_bias": ("attribution bias (×)", number(2)), "guard_note": ("note", text)}
+
+
+def _tables(week: str | None):
+    return current().tables(RECONCILED_LIFT, week, "reconciled", "summary", "test_coverage")
+
+
+@page("/roas")
+def layout(week: str | None, **_):
+    tables = _tables(week)
+    reconciled, summary = tables["reconciled"], tables["summary"].iloc[0].to_dict()
+    coverage = tables.get("test_coverage")
+    method = str(summary.get("method", ""))
+    return [
+        page_header("ROAS & reconciliation", "What each channel returns per unit of spend, by source, and the "
+                                             "reconciled estimate the plan uses.", week,
+                    f"fusion: {METHODS.get(method, method)}"),
+        *banners(verdicts.reconciliation(summary, reconciled, coverage)),
+        section("Return on ad spend by source", graph("roas-forest", figures.forest(reconciled)),
+                "Dots: estimates; bars: 90 % intervals. Experiments and bias-corrected attribution appear where a "
+                "channel has them.", actions=download.button("roas-reconciled")),
+        section("Experiments in their own units", _tests(coverage, week),
+                "Each test's measured incremental revenue next to what the MMM and the reconciled model predict "
+                "for the same channel, dates and spend.", actions=download.button("roas-tests")),
+        section("How the sources were weighed", frame_table(reconciled, _weight_columns(reconciled),
+                                                             id="roas-weights"),
+                "Each source's share of the way the reconciled estimate moved towards it.",
+                actions=download.button("roas-weights")),
+    ]
+
+
+def _tests(coverage: pd.DataFrame | None, week: str | None):
+    if coverage is None or coverage.empty:
+        return empty_state("No experiments ended by this week",
+                           "uv run umm materialize --partition {w} --select validated_tests,reconciled_lift,allocation"
+                           .format(w=week), "Add finished tests under incrementality_tests/ in the landing zone, "
+                                            "then reconcile again:")
+    return graph("roas-tests", figures.tests(coverage))
+
+
+def _weight_columns(frame: pd.DataFrame) -> dict:
+    return {k: v for k, v in WEIGHT_COLUMNS.items() if k in frame}
+
+
+@download.table("roas-reconciled")
+def _reconciled(week: str | None) -> pd.DataFrame:
+    return _tables(week)["reconciled"]
+
+
+@download.table("roas-tests")
+def _coverage(week: str | None) -> pd.DataFrame:
+    return _tables(week).require("test_coverage")
+
+
+@download.table("roas-weights")
+def _weights(week: str | None) -> pd.DataFrame:
+    reconciled = _tables(week)["reconciled"]
+    return reconciled[["channel", "method", *(c for c in reconciled if c.startswith(("weight_", "shift_"))),
+                       "n_tests", "tests_used"]]
+
