@@ -26,7 +26,7 @@ from chain import captured, mape, medians, platform_on, run_chain, swap_attribut
 from umm_assets.defs.runs import failure_messages, materialize_range
 from umm_assets.lib import market
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.held_out_world]
 
 SEED = 7
 CONFOUNDED = ("search", "social")
