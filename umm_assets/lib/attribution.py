@@ -206,8 +206,6 @@ def tempered_weights(log_likelihood: np.ndarray, min_ess_share: float = MIN_ESS_
 
     if ess_share(1.0) >= min_ess_share:
         return weights(1.0), 1.0
-    lo, hi = 0.0, 1.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if ess_share(mid) >= min_ess_share else (lo, mid)
-    return weights(lo), lo
+    # the share falls from 1 (beta = 0) as beta grows: its crossing of min_ess_share is the one root in (0, 1)
+    beta = brentq(lambda b: ess_share(b) - min_ess_share, 0.0, 1.0, xtol=1e-6)
+    return weights(beta), beta
