@@ -23,8 +23,10 @@ AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testin
 def moto_server() -> Iterator[str]:
     """An S3 endpoint (``http://127.0.0.1:PORT``) for as long as the context lasts."""
     port = free_port()
+    # its log is kept: on one clean clone the server stopped answering mid-session, with nothing to say why
+    log = tempfile.NamedTemporaryFile(prefix="umm-moto-", suffix=".log", delete=False)
     server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -38,8 +40,15 @@ def moto_server() -> Iterator[str]:
                 time.sleep(0.2)
         yield endpoint
     finally:
+        died = server.poll() is not None
+        if died:  # it ended on its own: say how, where the failing test's output shows it (the log is kept)
+            print(f"moto_server exited with {server.returncode}; the end of its log ({log.name}):\n"
+                  + Path(log.name).read_text(errors="replace")[-4000:], file=sys.stderr)
         server.terminate()
         server.wait(timeout=10)
+        log.close()
+        if not died:
+            os.unlink(log.name)
 
 
 def upload(folder: Path, uri: str) -> None:
