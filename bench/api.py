@@ -21,7 +21,7 @@ one line per request served. Results go to ``bench/results/api-<time>.json``.
 Needs a warehouse with the model stages materialized (``make run`` or ``umm materialize --latest``),
 or ``--demo`` to build a small one through the real pipeline first (a few minutes).
 
-    uv run python bench/api.py [--data-dir data/warehouse] [--duration 10] [--rounds 3]
+    .venv/bin/python bench/api.py [--data-dir data/warehouse] [--duration 10] [--rounds 3]
     apt-get install -y wrk   # if missing
 """
 

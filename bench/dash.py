@@ -13,8 +13,8 @@ hours; serving reads the same number of partitions and tables either way, and th
 of them). Targets (issue 14): every page interactive <= 1.5 s warm, planner round trip <= 300 ms.
 Results go to ``bench/results/dash-<time>.json``.
 
-    uv run python bench/dash.py --demo          # builds a small demo warehouse first (a few minutes)
-    uv run python bench/dash.py --data-dir data/warehouse
+    .venv/bin/python bench/dash.py --demo          # builds a small demo warehouse first (a few minutes)
+    .venv/bin/python bench/dash.py --data-dir data/warehouse
 """
 
 from __future__ import annotations

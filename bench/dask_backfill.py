@@ -7,7 +7,7 @@ allocation`` with ``UMM_DASK_ADDRESS`` (one run per week, short chains: tests/qu
 timed from the command's start to its end, per cluster size. Workers are started before the clock starts;
 their imports and their first compile are inside it.
 
-    uv run python bench/dask_backfill.py [--workers 1 2]
+    .venv/bin/python bench/dask_backfill.py [--workers 1 2]
 """
 
 from __future__ import annotations

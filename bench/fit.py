@@ -12,7 +12,7 @@ compile time (b) reports, which every fit pays before its first draw.
 
 For each: wall time, min bulk-ESS per second of wall time, ROAS error against the truth, and
 whether it passes the platform's convergence checks (R-hat <= 1.01, bulk/tail ESS >= 400,
-0 divergences); printed as ratios to (a). Usage: ``uv run python bench/fit.py [--seed N]``.
+0 divergences); printed as ratios to (a). Usage: ``.venv/bin/python bench/fit.py [--seed N]``.
 The PyTensor compile cache is kept warm for every case alike (the first, untimed, fit fills it).
 """
 

@@ -14,7 +14,7 @@ channel whose weekly effect is below the weekly noise stays uncertain whatever t
 oracle's expected ROAS MAPE (mean over channels of E|error| = sqrt(2/pi) x relative SE), and its
 MAPE on the world's actual noise draw. Then the same over ``--worlds`` seeds.
 
-Usage: ``uv run python bench/roas_floor.py [--worlds 40]`` (a few seconds; no model fit).
+Usage: ``.venv/bin/python bench/roas_floor.py [--worlds 40]`` (a few seconds; no model fit).
 """
 
 from __future__ import annotations

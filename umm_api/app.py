@@ -5,14 +5,18 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi._compat import is_scalar_field
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.requests import Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from umm_api import errors
 from umm_api.audit import AuditLog, AuditMiddleware
@@ -24,6 +28,7 @@ from umm_api.serving import CacheLane
 from umm_api.settings import ApiSettings, get_settings
 from umm_assets import __version__
 from umm_assets.lib.serving.keys import KeyStore
+from umm_assets.lib.serving.progress import Lookup, dagster_lookup
 from umm_assets.lib.serving.reader import open_reader
 
 DESCRIPTION = """
@@ -51,8 +56,9 @@ async def _lifespan(app: FastAPI):
     app.state.audit.close()
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    """The API over ``settings.data_dir`` (default: the process's settings, read once and validated at start)."""
+def create_app(settings: ApiSettings | None = None, progress: Lookup | None = None) -> FastAPI:
+    """The API over ``settings.data_dir`` (default: the process's settings, read once and validated at start);
+    ``progress`` says what is being materialized (default: ask the Dagster instance of ``DAGSTER_HOME``)."""
     settings = settings or get_settings()
     app = FastAPI(
         lifespan=_lifespan,
@@ -68,12 +74,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             {"name": "data quality", "description": "input contract verdicts"},
             {"name": "admin", "description": "keys and audit log (admin role)"},
         ],
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: _docs serves them from this process
+        redoc_url=None,
     )
+    _docs(app)
     app.state.settings = settings
     app.state.reader = open_reader(settings.data_dir, cache_entries=settings.cache_entries,
                                    table_cache_entries=settings.table_cache_entries,
                                    remote_ttl_seconds=settings.remote_ttl_seconds)
     app.state.keys = KeyStore(settings.keys_file)
+    app.state.progress = progress or dagster_lookup()  # "being materialized — run ..." instead of a bare 404
     app.state.audit = AuditLog(settings.audit_file, max_bytes=settings.audit_max_bytes, keep=settings.audit_keep)
     errors.install(app)
     for router in ROUTERS:
@@ -99,6 +109,58 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     # outermost: every request is audited, CORS preflights and errors included
     app.add_middleware(AuditMiddleware, log=app.state.audit)
     return app
+
+
+# The docs pages' JavaScript, CSS and favicon, served by the API itself so that /docs and /redoc work without
+# internet (FastAPI's own pages load them from cdn.jsdelivr.net and stay blank offline). They come from the
+# fastapi-offline package: swagger-ui-dist's swagger-ui-bundle.js and swagger-ui.css, ReDoc's
+# redoc.standalone.js and FastAPI's favicon, refreshed from upstream at each of its releases (MIT, no dependency
+# but FastAPI, released regularly since 2021). Preferred to fastapi-swagger (a bot republishes it days after each
+# Swagger UI release, but it has no ReDoc, so /redoc would have to go) and to swagger-ui-bundle (Swagger UI 4,
+# last release 2023).
+DOCS_ASSETS = "/docs-assets"
+DOCS_FILES = files("fastapi_offline") / "static"
+
+
+def _docs(app: FastAPI) -> None:
+    """/docs (with its OAuth2 redirect page) and /redoc as FastAPI's defaults serve them, but on assets under
+    ``DOCS_ASSETS``. Public like /openapi.json: no route here has a key dependency, and the middlewares pass
+    bodiless requests outside the /api routes through untouched."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(DOCS_FILES)), name="docs-assets")
+
+    def root(request: Request) -> str:
+        return request.scope.get("root_path", "").rstrip("/")
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_swagger_ui_html(
+            openapi_url=base + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=base + app.swagger_ui_oauth2_redirect_url,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+            swagger_js_url=f"{base}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png",
+        )
+
+    async def swagger_ui_redirect(request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        base = root(request)
+        page = get_redoc_html(openapi_url=base + app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{base}{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png",
+                              with_google_fonts=False)  # the fonts would come from fonts.googleapis.com
+        # ReDoc's sidebar shows Redocly's logo from cdn.redoc.ly (hard-coded; hidden when it does not load): the
+        # browser is told not to ask for images off this host
+        page.headers["Content-Security-Policy"] = "img-src 'self' data: blob:"
+        return page
+
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route(app.swagger_ui_oauth2_redirect_url, swagger_ui_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
 
 
 def _query_parameters(routers) -> dict[str, dict[str, bool]]:

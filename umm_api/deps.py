@@ -85,12 +85,18 @@ async def current_key(request: Request) -> ApiKey:
 CurrentKey = Annotated[ApiKey, Depends(current_key)]
 
 
+def with_article(noun: str) -> str:
+    """``a viewer``, ``an analyst``, ``an admin`` (role names: the article follows the first letter)."""
+    return f"{'an' if noun[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {noun}"
+
+
 def require_role(role: Role):
     """A dependency admitting keys of ``role`` or above (403 for lower roles)."""
 
     async def dependency(key: CurrentKey) -> ApiKey:
         if key.level < role:
-            raise Forbidden(f"this endpoint needs the {role.name} role (or above); key {key.name!r} is a {key.role}")
+            raise Forbidden(f"this endpoint needs the {role.name} role (or above); key {key.name!r} is "
+                            f"{with_article(key.role)}")
         return key
 
     dependency.__name__ = f"require_{role.name}"

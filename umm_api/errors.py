@@ -64,8 +64,9 @@ class NotFound(ApiError):
     code = "not_found"
 
 
-def _body(status: int, detail: str, code: str, errors: list | None = None, headers: dict | None = None) -> JSONResponse:
-    content = {"detail": detail, "code": code}
+def _body(status: int, detail: str, code: str, errors: list | None = None, headers: dict | None = None,
+          **extra) -> JSONResponse:
+    content = {"detail": detail, "code": code, **extra}
     if errors is not None:
         content["errors"] = errors
     return JSONResponse(content, status_code=status, headers=headers)
@@ -85,7 +86,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotMaterialized)
     async def _not_materialized(request: Request, err: NotMaterialized) -> JSONResponse:
-        return _body(404, str(err), "not_materialized")
+        running = request.app.state.progress(err.asset, err.week) if err.asset else None
+        if running is None:
+            return _body(404, str(err), "not_materialized")
+        # still a 404 (there is nothing to serve yet), but one that says which run makes it and when to ask again
+        return _body(404, f"{err}: {running.message}", "being_materialized", headers={"Retry-After": "30"},
+                     run_id=running.run_id, backfill_id=running.backfill_id, started_at=running.started_at)
 
     @app.exception_handler(VersionGone)
     async def _gone(request: Request, err: VersionGone) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The ``umm`` command line (see design.md, "Interfaces")."""
+"""The ``umm`` command line (see docs/design.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     mat.add_argument("--config", type=Path, default=settings.run_config, metavar="FILE",
                      help="YAML/JSON run config per asset, e.g. {mmm_posterior: {draws: 2000}} "
                           "(default: $UMM_RUN_CONFIG)")
+    mat.add_argument("--daemon", action="store_true",
+                     help="queue the runs as a backfill for the Dagster daemon (shown live in the UI) and return "
+                          "at once, instead of running them in this process; needs a running daemon (make run)")
 
     serve = commands.add_parser("serve", help="the REST API (OpenAPI docs at /docs)")
     serve.add_argument("--host", default=settings.host)
@@ -64,6 +67,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     dash.add_argument("--port", type=int, default=settings.dash.port)
 
     commands.add_parser("up", help="the whole platform on one machine (what `make run` does)")
+
+    weeks = commands.add_parser("partitions", help="the materialized weeks of an asset, oldest first, one per line "
+                                                   "(e.g. week=$(umm partitions allocation | tail -1))")
+    weeks.add_argument("asset", choices=(*VALIDATED[:-1], *MODEL_CHAIN))
 
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -91,13 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             from umm_assets.up import up
 
-            return up(lambda: main(["materialize", "--latest"]))
+            return up()
         if args.command == "serve":
             return _serve(args)
         if args.command == "keys":
             return _keys(args)
         if args.command == "dash":
             return _dash(args)
+        if args.command == "partitions":
+            return _partitions(args)
         raise AssertionError(f"unhandled command {args.command}")
     except CliError as err:
         print(f"umm {args.command}: {err}", file=sys.stderr)
@@ -118,7 +127,10 @@ def _demo(args: argparse.Namespace) -> int:
         out = Path(raw)
     end = dt.date.fromisoformat(args.end_week) if args.end_week else None
     family = market if args.family == "market" else demo
-    truth = family.generate(out, seed=args.seed, weeks=args.weeks, end_week=end)
+    try:
+        truth = family.generate(out, seed=args.seed, weeks=args.weeks, end_week=end)
+    except ValueError as err:  # e.g. too few weeks for the family's tests
+        raise CliError(str(err)) from None
     print(f"wrote a demo landing zone to {out} ({truth['weeks']} weeks, {truth['first_week']} .. "
           f"{truth['last_week']}, {len(truth['channels'])} channels, {len(truth['tests'])} tests)")
     for name, channel in truth["channels"].items():
@@ -139,10 +151,12 @@ def _instance():
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    from umm_assets.definitions import build_defs
+    from umm_assets.definitions import build_defs, quiet_dagster_warnings
 
     settings = load_settings()
     defs = build_defs(settings)
+    if settings.log_level != "DEBUG":
+        quiet_dagster_warnings()  # also those raised while the runs execute
     known = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     selected = _selection(args.select, known)
     op_config = _run_config(args.config, known)
@@ -157,11 +171,14 @@ def _materialize(args: argparse.Namespace) -> int:
         weeks = [w for w in raw_weeks(LandingZoneResource(uri=settings.raw_uri)) if w in valid]
         if not weeks:
             raise CliError(f"no spend or outcome rows under {settings.raw_uri} dated between "
-                           f"{settings.first_week} (UMM_FIRST_WEEK) and the last complete week")
+                           f"{min(valid)} (the first partition) and the last complete week")
         validated = [a for a in VALIDATED if a in selected]
+        chain = [a for a in MODEL_CHAIN if a in selected]
+        if args.daemon:
+            spans = {**{a: (weeks[0], weeks[-1]) for a in validated}, **{a: (weeks[-1], weeks[-1]) for a in chain}}
+            return _queue(defs, instance, spans, op_config, f"umm materialize --latest ({weeks[-1]})")
         if validated:
             _run(defs, instance, validated, weeks[0], weeks[-1], op_config)
-        chain = [a for a in MODEL_CHAIN if a in selected]
         if chain:
             _run(defs, instance, chain, weeks[-1], weeks[-1], op_config)
         return 0
@@ -178,7 +195,21 @@ def _materialize(args: argparse.Namespace) -> int:
         if week not in valid:
             raise CliError(f"{week} is not a partition: partitions run from {min(valid)} (UMM_FIRST_WEEK) "
                            f"to {max(valid)} (the last complete week)")
+    if args.daemon:
+        span = start if start == end else f"{start} .. {end}"
+        return _queue(defs, instance, {a: (start, end) for a in selected}, op_config, f"umm materialize {span}")
     _run(defs, instance, sorted(selected, key=_graph_order), start, end, op_config)
+    return 0
+
+
+def _queue(defs, instance, spans: dict[str, tuple[str, str]], op_config: dict, title: str) -> int:
+    """``--daemon``: queue one backfill (unpartitioned assets, e.g. validated_tests, take no weeks)."""
+    from umm_assets.defs.runs import queue_backfill
+
+    spans = {a: span if defs.resolve_assets_def(a).partitions_def else None for a, span in spans.items()}
+    backfill_id = queue_backfill(defs, instance, spans, title=title, op_config=op_config)
+    print(f"queued backfill {backfill_id} for the Dagster daemon: {title}", flush=True)
+    print(backfill_id, flush=True)
     return 0
 
 
@@ -262,6 +293,14 @@ def _dash(args: argparse.Namespace) -> int:
     print(f"dashboard of {settings.data_dir} at http://{args.host}:{args.port} (keys and audit log in "
           f"{settings.state_dir})", flush=True)
     serve(settings, args.host, args.port)
+    return 0
+
+
+def _partitions(args: argparse.Namespace) -> int:
+    from umm_assets.lib.serving.reader import open_reader
+
+    for commit in open_reader(load_settings().data_dir).partitions(args.asset):
+        print(commit.partition)
     return 0
 
 

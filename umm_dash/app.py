@@ -16,6 +16,7 @@ import dash
 
 from umm_assets.lib.serving.audit import AuditLog
 from umm_assets.lib.serving.keys import KeyStore
+from umm_assets.lib.serving.progress import Lookup, dagster_lookup
 from umm_assets.lib.serving.reader import open_reader
 from umm_dash import access, pages
 from umm_dash.data import EXTENSION, Data
@@ -24,8 +25,9 @@ from umm_dash.settings import DashSettings, get_settings
 TITLE = "Unified-M"
 
 
-def create_app(settings: DashSettings | None = None) -> dash.Dash:
-    """The dashboard over ``settings.data_dir`` (default: the process's settings, read once and validated at start)."""
+def create_app(settings: DashSettings | None = None, progress: Lookup | None = None) -> dash.Dash:
+    """The dashboard over ``settings.data_dir`` (default: the process's settings, read once and validated at start);
+    ``progress`` says what is being materialized (default: ask the Dagster instance of ``DAGSTER_HOME``)."""
     settings = settings or get_settings()
     app = dash.Dash(__name__, use_pages=True, pages_folder="", title=TITLE, update_title=None,
                     suppress_callback_exceptions=True,  # page callbacks refer to components of pages not shown
@@ -36,7 +38,7 @@ def create_app(settings: DashSettings | None = None) -> dash.Dash:
     app.layout = shell.layout
     reader = open_reader(settings.data_dir, cache_entries=0, table_cache_entries=settings.table_cache_entries,
                          remote_ttl_seconds=settings.remote_ttl_seconds)
-    app.server.extensions[EXTENSION] = Data(reader)
+    app.server.extensions[EXTENSION] = Data(reader, progress or dagster_lookup(), settings.dagster_url)
     access.install(app.server, KeyStore(settings.state_file("keys.json")),
                    AuditLog(settings.state_file("audit.jsonl"), max_bytes=settings.audit_max_bytes,
                             keep=settings.audit_keep),

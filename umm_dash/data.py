@@ -17,6 +17,7 @@ from umm_assets.lib.allocate import AllocationResult
 from umm_assets.lib.outputs import ALLOCATION, MMM_POSTERIOR, RECONCILED_LIFT
 from umm_assets.lib.serving import history as history_table
 from umm_assets.lib.serving import scenarios
+from umm_assets.lib.serving.progress import Lookup, nothing_in_progress
 from umm_assets.lib.serving.reader import CachedReader, Snapshot
 from umm_assets.lib.storage import UNPARTITIONED, Commit, NotMaterialized
 
@@ -38,9 +39,9 @@ class Missing(LookupError):
     def command(self) -> str:
         """The command that materializes it (and what depends on it)."""
         if self.week is None:
-            return "uv run umm materialize --latest"
+            return ".venv/bin/umm materialize --latest"
         select = ",".join(CHAIN[CHAIN.index(self.asset):]) if self.asset in CHAIN else self.asset
-        return f"uv run umm materialize --partition {self.week} --select {select}"
+        return f".venv/bin/umm materialize --partition {self.week} --select {select}"
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,10 @@ class Tables:
 
 
 class Data:
-    def __init__(self, reader: CachedReader):
+    def __init__(self, reader: CachedReader, progress: Lookup = nothing_in_progress, dagster_url: str | None = None):
         self.reader = reader
+        self.progress = progress  # what is being materialized right now (asset, week) -> InProgress | None
+        self.dagster_url = dagster_url  # the Dagster UI, for links to a running run
 
     # --- weeks -------------------------------------------------------------------------------
 

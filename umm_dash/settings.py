@@ -15,6 +15,7 @@ in the API's audit log.
 | ``UMM_DASH_SECURE_COOKIES`` | ``false`` | send the session cookie over HTTPS only (set it behind TLS) |
 | ``UMM_DASH_THREADS`` | ``8`` | WSGI worker threads (they share one reader cache) |
 | ``UMM_DASH_TABLE_CACHE_ENTRIES`` | ``256`` | tables and built frames kept in memory (LRU) |
+| ``UMM_DASH_PUBLIC_URL`` | ``http://UMM_HOST:UMM_DASH_PORT`` | the address users reach (linked from Dagster's asset pages) |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class DashSettings(DashSection):
     remote_ttl_seconds: float = Field(2.0, ge=0)
     audit_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     audit_keep: int = Field(20, ge=0)
+    dagster_url: str | None = None  # the Dagster UI (UMM_HOST, UMM_DAGSTER_PORT), linked from a running run's notice
 
     _absolute_paths = field_validator("data_dir", "state_dir", mode="after")(absolute_uri)
 
@@ -47,7 +49,8 @@ class DashSettings(DashSection):
     def of(cls, settings: Settings) -> DashSettings:
         api = settings.api
         return cls(data_dir=settings.data_dir, state_dir=api.state_dir, remote_ttl_seconds=api.remote_ttl_seconds,
-                   audit_max_bytes=api.audit_max_bytes, audit_keep=api.audit_keep, **settings.dash.model_dump())
+                   audit_max_bytes=api.audit_max_bytes, audit_keep=api.audit_keep,
+                   dagster_url=f"http://{settings.host}:{settings.dagster_port}", **settings.dash.model_dump())
 
     def state_file(self, name: str) -> Path:
         """A file of the API's state folder (``keys.json``, ``audit.jsonl``)."""

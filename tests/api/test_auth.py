@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
@@ -13,8 +14,10 @@ import pytest
 
 from tests.api.support import auth
 from tests.conftest import ROOT
+from umm_api.deps import require_role, with_article
+from umm_api.errors import Forbidden
 from umm_assets.lib.serving import keys as keys_module
-from umm_assets.lib.serving.keys import KeyStore
+from umm_assets.lib.serving.keys import ApiKey, KeyStore, Role
 
 GUARDED = "/api/v1/partitions"
 
@@ -56,10 +59,24 @@ def test_a_right_id_with_a_wrong_secret_is_refused(client, keys):
 def test_viewer_cannot_run_scenarios_or_administer(client, keys):
     response = client.post("/api/v1/scenarios", json={"budget": 1000}, headers=auth(keys["viewer"]))
     assert response.status_code == 403
-    assert "analyst" in response.json()["detail"]
+    assert response.json()["detail"] == ("this endpoint needs the analyst role (or above); key 'test viewer' is "
+                                         "a viewer")
     assert client.get("/api/v1/admin/keys", headers=auth(keys["viewer"])).status_code == 403
-    assert client.get("/api/v1/admin/audit", headers=auth(keys["analyst"])).status_code == 403
+    audit = client.get("/api/v1/admin/audit", headers=auth(keys["analyst"]))
+    assert audit.status_code == 403
+    assert audit.json()["detail"] == ("this endpoint needs the admin role (or above); key 'test analyst' is "
+                                      "an analyst")
     assert client.get("/api/v1/admin/keys", headers=auth(keys["admin"])).status_code == 200
+
+
+@pytest.mark.parametrize(("role", "needed", "reads"), [("viewer", Role.analyst, "is a viewer"),
+                                                       ("analyst", Role.admin, "is an analyst")])
+def test_a_refusal_names_the_keys_role_with_its_article(role, needed, reads):
+    key = ApiKey(id="0" * 16, name="me", role=role, salt="", hash="", created_at="2026-01-01T00:00:00Z")
+    with pytest.raises(Forbidden) as refused:
+        asyncio.run(require_role(needed)(key))
+    assert refused.value.detail == f"this endpoint needs the {needed.name} role (or above); key 'me' {reads}"
+    assert [with_article(r.name) for r in Role] == ["a viewer", "an analyst", "an admin"]
 
 
 @pytest.mark.parametrize("query", ["api_key={key}", "key={key}", "token={key}", "x={key}", "access_token=abc"])

@@ -50,14 +50,14 @@ def test_a_missing_asset_week_names_the_command_that_makes_it(request_context, a
     week = api_world.weeks[-5]
     with pytest.raises(Missing) as missing:
         current().tables("allocation", week, "allocation")
-    assert missing.value.command == f"uv run umm materialize --partition {week} --select allocation"
+    assert missing.value.command == f".venv/bin/umm materialize --partition {week} --select allocation"
 
     def body(week, **_):
         current().tables("reconciled_lift", api_world.weeks[-5], "reconciled")
 
     text = rendered(page("/probe")(body)(week=api_world.newest))
     assert "umm-empty" in text
-    assert f"uv run umm materialize --partition {week} --select reconciled_lift,allocation" in text
+    assert f".venv/bin/umm materialize --partition {week} --select reconciled_lift,allocation" in text
 
 
 def test_an_error_shows_a_reference_and_never_the_traceback(request_context, caplog):

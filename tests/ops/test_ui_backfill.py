@@ -5,15 +5,14 @@ model fit."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import pytest
@@ -22,47 +21,15 @@ from tests.conftest import MODEL_CHAIN, QUICK_RUN_CONFIG, ROOT, VALIDATED_WEEKLY
 from tests.ops.test_stop import LONG_FIT, STOP_WITHIN_S
 from umm_assets.lib.servers import free_port
 from umm_assets.lib.storage import Warehouse
+from umm_assets.webserver import Webserver
 
 pytestmark = [pytest.mark.ops, pytest.mark.postgres, pytest.mark.s3]
 
-LAUNCH = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
-  ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message stack }
-  ... on InvalidSubsetError { message } ... on PartitionKeysNotFoundError { message }
-  ... on UnauthorizedError { message } } }"""
-BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
-  ... on PartitionBackfill { status runs(limit: 50) { runId status } } ... on PythonError { message } } }"""
-TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
-  ... on TerminateRunSuccess { run { runId } } ... on TerminateRunFailure { message } ... on PythonError { message } } }"""
+@dataclass(frozen=True)
+class Dagster(Webserver):
+    """The webserver of the test's `umm up`, and the warehouse it writes."""
 
-
-class Dagster:
-    def __init__(self, url: str, warehouse: Warehouse):
-        self.url, self.warehouse = url, warehouse
-
-    def __call__(self, query: str, **variables) -> dict:
-        request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps(
-            {"query": query, "variables": variables}).encode(), headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            body = json.loads(response.read())
-        assert "errors" not in body, body
-        return body["data"]
-
-    def backfill(self, partitions: dict[str, list[str]], config: dict, title: str) -> str:
-        params = {"partitionsByAssets": [{"assetKey": {"path": [asset]}, "partitions": {"range": {
-            "start": weeks[0], "end": weeks[-1]}}} for asset, weeks in partitions.items()],
-            "runConfigData": {"ops": {a: {"config": c} for a, c in config.items() if a in partitions}},
-            "title": title}
-        launched = self(LAUNCH, p=params)["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        return launched["backfillId"]
-
-    def wait(self, backfill_id: str, until, timeout: float = 900) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self(BACKFILL, id=backfill_id)["partitionBackfillOrError"]
-            if until(state) or time.monotonic() > deadline:
-                return state
-            time.sleep(2)
+    warehouse: Warehouse | None = None
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +78,7 @@ def _pool_steps(instance, run_ids: list[str]) -> list[tuple[float, float]]:
 def test_a_ui_backfill_materializes_every_partition_once(ops_world, dagster):
     validated, model = ops_world.weeks[-10:-6], ops_world.weeks[-5:-3]  # not the Dask backfill's weeks
     partitions = {**{a: validated for a in VALIDATED_WEEKLY}, **{a: model for a in MODEL_CHAIN}}
-    backfill_id = dagster.backfill(partitions, QUICK_RUN_CONFIG, "ops test: 4 validated weeks, 2 model weeks")
+    backfill_id = dagster.launch_backfill(partitions, QUICK_RUN_CONFIG, "ops test: 4 validated weeks, 2 model weeks")
     state = dagster.wait(backfill_id, lambda s: s["status"] not in ("REQUESTED",))
     assert state["status"] == "COMPLETED_SUCCESS", state
     run_ids = [r["runId"] for r in state["runs"]]
@@ -132,7 +99,7 @@ def test_a_ui_backfill_materializes_every_partition_once(ops_world, dagster):
 def test_terminating_a_run_from_the_ui_stops_the_fit_and_writes_nothing(ops_world, dagster):
     week = ops_world.weeks[-5]  # its posterior came from the backfill above
     before = dagster.warehouse.commit("mmm_posterior", week)
-    backfill_id = dagster.backfill({"mmm_posterior": [week]}, {"mmm_posterior": LONG_FIT}, "ops test: terminate")
+    backfill_id = dagster.launch_backfill({"mmm_posterior": [week]}, {"mmm_posterior": LONG_FIT}, "ops test: terminate")
     run_id = dagster.wait(backfill_id, lambda s: s["runs"], timeout=300)["runs"][0]["runId"]
     with ops_world.active():
         instance = ops_world.instance()
@@ -141,7 +108,7 @@ def test_terminating_a_run_from_the_ui_stops_the_fit_and_writes_nothing(ops_worl
             assert time.monotonic() < deadline and not instance.get_run_by_id(run_id).is_finished
             time.sleep(1)
         sent = time.monotonic()
-        assert dagster(TERMINATE, id=run_id)["terminateRun"]["__typename"] == "TerminateRunSuccess"
+        assert dagster.terminate(run_id)["__typename"] == "TerminateRunSuccess"
         while not instance.get_run_by_id(run_id).is_finished:
             assert time.monotonic() - sent < 60
             time.sleep(0.5)

@@ -10,7 +10,7 @@ import dagster as dg
 
 from umm_assets.defs import raw
 from umm_assets.defs.resources import LandingZoneResource
-from umm_assets.defs.runs import RANGE_END, RANGE_START
+from umm_assets.defs.runs import RANGE_END, RANGE_START, backfills_in_progress
 from umm_assets.lib import ingest
 from umm_assets.lib.contracts import OUTCOMES, SPEND
 from umm_assets.lib.weeks import last_complete_week
@@ -20,6 +20,21 @@ from umm_assets.lib.weeks import last_complete_week
 FRESHNESS_DEADLINE = "0 0 * * 2"
 
 
+# Backfill policies, per job. A backfill launched from a job's page cuts its range into runs by the job's
+# policy; Dagster has no policy of a job's own: it takes the smallest max_partitions_per_run of the job's
+# partitioned assets, and warns when they differ. Decided:
+# - validated_job (the validated_* assets, BackfillPolicy.single_run()): a range is one run, which reads the
+#   landing zone once.
+# - the model chain (mmm_posterior, reconciled_lift, allocation: MODEL_CHAIN_BACKFILL in defs/model/assets.py,
+#   runs of up to 8 weeks): within a run the MMM's compiled model serves every week. The three share it, so an
+#   asset backfill (the asset graph's Materialize, `umm materialize --daemon`) runs the chain's weeks together,
+#   as the weekly refresh does for one week, validation in a run of its own first.
+# - weekly_refresh_job holds both; a job backfill of it runs the chain's policy: runs of up to 8 weeks, each
+#   validating its weeks, then fitting them. Dagster warns that it mixes policies; only separate jobs per
+#   policy avoid that, which takes a two-step weekly refresh (validation, then the chain on its success):
+#   not done yet, the schedule runs one week end to end in one run.
+# - `umm materialize` cuts its own runs (runs.materialize: on Dask, one run per week of the chain) of the
+#   implicit asset job, which has no policy of its own.
 def _job(name: str, partitions: dg.PartitionsDefinition, description: str,
          selection: dg.AssetSelection | None = None):
     """A weekly asset job over ``selection`` (default: every asset but the raw folders, which are external)."""
@@ -28,20 +43,18 @@ def _job(name: str, partitions: dg.PartitionsDefinition, description: str,
 
 
 def validated_job(partitions: dg.PartitionsDefinition):
-    return _job("validated_job", partitions, "Validate the landing zone into weekly tables (all validated_* assets).",
+    return _job("validated_job", partitions, "Validate the landing zone into weekly tables (all validated_* assets). "
+                                             "A backfill of a range is one run.",
                 dg.AssetSelection.groups("validated"))
 
 
 def weekly_refresh_job(partitions: dg.PartitionsDefinition):
     return _job("weekly_refresh_job", partitions,
                 "The week that just closed, end to end: validate it, fit the MMM on the window ending there, "
-                "reconcile with the tests and attribution, and recommend next week's budget.")
-
-
-def materialize_job(partitions: dg.PartitionsDefinition):
-    """Any assets, any weeks: what ``umm materialize`` runs when its steps go to an executor (Dask)."""
-    return _job("materialize_job", partitions, "The assets and weeks `umm materialize` asked for, run on the code "
-                                               "location's executor (the Dask cluster of UMM_DASK_ADDRESS).")
+                "reconcile with the tests and attribution, and recommend next week's budget. A backfill of a "
+                "range runs up to 8 weeks per run (the model chain's policy), each run validating its weeks; "
+                "to validate a range in one run, backfill validated_job first, or materialize from the asset "
+                "graph.")
 
 
 def weekly_refresh_schedule(job) -> dg.ScheduleDefinition:
@@ -73,9 +86,9 @@ def landing_zone_sensor(job, partitions: dg.PartitionsDefinition) -> dg.SensorDe
         context.log.info(f"{found.read} file(s) read; changed: {', '.join(sorted(found.changed_folders))}")
         valid = partitions.get_partition_keys()
         weeks = [w for w in valid if min(found.weeks, default="9") <= w <= max(found.weeks, default="0")]
-        materialized = context.instance.get_latest_materialization_event(dg.AssetKey("validated_spend"))
-        if (first_tick and materialized) or not weeks:
-            # e.g. right after `umm materialize --latest`: record the landing zone as it is; later changes run
+        if (first_tick and _validated_elsewhere(context.instance)) or not weeks:
+            # e.g. after `umm materialize --latest`, or while `make run`'s backfill validates every week: record the
+            # landing zone as it is; later changes run
             return dg.SensorResult(asset_events=observations, cursor=found.cursor(), skip_reason=dg.SkipReason(
                 "recorded the landing zone as it is" if weeks else "the changed files have no rows in the "
                 "partition range"))
@@ -85,6 +98,13 @@ def landing_zone_sensor(job, partitions: dg.PartitionsDefinition) -> dg.SensorDe
             asset_events=observations, cursor=found.cursor())
 
     return _sensor
+
+
+def _validated_elsewhere(instance: dg.DagsterInstance) -> bool:
+    """The landing zone was validated before, or a backfill that validates it is queued or running."""
+    spend = dg.AssetKey("validated_spend")
+    return instance.get_latest_materialization_event(spend) is not None or any(
+        spend in (b.asset_selection or ()) for b in backfills_in_progress(instance))
 
 
 def freshness_checks(assets: list[dg.AssetsDefinition]) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:

@@ -8,7 +8,7 @@ configured by AWS's standard settings (``AWS_ENDPOINT_URL`` for an S3-compatible
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from umm_assets.lib.landing import LandingZone, LocalLandingZone, S3LandingZone, WeeklyBesideDaily
+from umm_assets.lib.landing import LandingZone, WeeklyBesideDaily, open_landing_zone
 from umm_assets.lib.storage import Warehouse
 
 
@@ -22,9 +22,7 @@ class LandingZoneResource(dg.ConfigurableResource):
     weekly_beside_daily: WeeklyBesideDaily = WeeklyBesideDaily.error
 
     def zone(self) -> LandingZone:
-        if self.uri.startswith("s3://"):
-            return S3LandingZone(self.uri)
-        return LocalLandingZone(self.uri)
+        return open_landing_zone(self.uri)
 
 
 class WarehouseResource(dg.ConfigurableResource):

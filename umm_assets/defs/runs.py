@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -62,11 +64,20 @@ def materialize_range(defs: dg.Definitions, instance: dg.DagsterInstance, assets
 
 
 def location_job(**fields) -> dg.JobDefinition:
-    """The code location's asset job built from ``fields`` of :class:`Settings` (a Dask worker calls this
-    through the job's reconstruction recipe, so it builds what the submitting process built)."""
+    """The code location's implicit asset job (any assets, any weeks: what in-process runs use too) built from
+    ``fields`` of :class:`Settings` (a Dask worker calls this through the job's reconstruction recipe, so it
+    builds what the submitting process built)."""
     from umm_assets.definitions import build_defs
 
-    return build_defs(Settings(**fields)).resolve_job_def("materialize_job")
+    return build_defs(Settings(**fields)).resolve_implicit_global_asset_job_def()
+
+
+def location_fields(settings: Settings) -> dict:
+    """The settings a Dask worker builds the code location from, the first week resolved here (so every
+    worker has the submitting process's partitions, and none scans the landing zone again)."""
+    from umm_assets.defs.partitions import first_week
+
+    return {**settings.model_dump(mode="json", include=set(LOCATION_FIELDS)), "first_week": first_week(settings).isoformat()}
 
 
 def execute_on_executor(settings: Settings, instance: dg.DagsterInstance, assets: Sequence[str], start: str,
@@ -74,8 +85,8 @@ def execute_on_executor(settings: Settings, instance: dg.DagsterInstance, assets
                         op_config: Mapping[str, Mapping] | None = None) -> dg.JobExecutionResult:
     """One run orchestrated by this process with the code location's executor (Dask with
     ``UMM_DASK_ADDRESS``): its steps run wherever the executor puts them."""
-    fields = settings.model_dump(mode="json", include=set(LOCATION_FIELDS))
-    job = dg.build_reconstructable_job(__name__, location_job.__name__, reconstructable_kwargs=fields)
+    job = dg.build_reconstructable_job(__name__, location_job.__name__,
+                                       reconstructable_kwargs=location_fields(settings))
     return dg.execute_job(job, instance, run_config=_run_config(assets, log_level, op_config),
                           tags=_tags(start, end), asset_selection=[dg.AssetKey(a) for a in assets])
 
@@ -119,11 +130,46 @@ def materialize(defs: dg.Definitions, settings: Settings, instance: dg.DagsterIn
     else:
         weeks = partitioned[0].partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
         spans = [(week, week) for week in weeks]
-    fields = settings.model_dump(mode="json", include=set(LOCATION_FIELDS))
+    fields = location_fields(settings)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(len(spans), MAX_CONCURRENT_RUNS), mp_context=context) as pool:
         return list(pool.map(_orchestrate, *zip(*[(fields, list(assets), a, b, log_level, op_config)
                                                   for a, b in spans])))
+
+
+def queue_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spans: Mapping[str, tuple[str, str] | None],
+                   *, title: str, op_config: Mapping[str, Mapping] | None = None) -> str:
+    """Queue an asset backfill for the Dagster daemon, as the UI's "Materialize" dialog does, and return its id.
+
+    ``spans`` gives each asset its weeks (first, last), or None for an unpartitioned asset. The daemon runs it
+    (so it shows in the UI live, run by run, the asset graph turning green) and orders the runs by the asset
+    graph: the model chain starts when the validated weeks it reads are done. The same call the webserver's
+    ``launchPartitionBackfill`` makes, from Python: a backfill queued before the daemon starts is in the
+    instance when the landing-zone sensor first ticks, so it does not validate the same weeks again.
+    """
+    from dagster._core.definitions.selector import (PartitionRangeSelector, PartitionsByAssetSelector,
+                                                    PartitionsSelector)
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+
+    selectors = [PartitionsByAssetSelector(asset_key=dg.AssetKey(asset), partitions=None if span is None else
+                                           PartitionsSelector(ranges=[PartitionRangeSelector(start=span[0],
+                                                                                             end=span[1])]))
+                 for asset, span in spans.items()]
+    backfill = PartitionBackfill.from_partitions_by_assets(
+        backfill_id=make_new_backfill_id(), asset_graph=defs.resolve_asset_graph(), backfill_timestamp=time.time(),
+        tags={}, dynamic_partitions_store=instance, partitions_by_assets=selectors, title=title, description=None,
+        run_config=_run_config(list(spans), "INFO", op_config))
+    instance.add_backfill(backfill)
+    return backfill.backfill_id
+
+
+def backfills_in_progress(instance: dg.DagsterInstance) -> list:
+    """Backfills the daemon has not finished (requested, or being canceled)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    return [b for status in (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING)
+            for b in instance.get_backfills(status=status)]
 
 
 def failure_messages(result: Result) -> list[str]:
@@ -181,4 +227,7 @@ class _CleanRejections(logging.Filter):
 def console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = dg.colored_console_logger.logger_fn(init_context)
     logger.addFilter(_CleanRejections())
+    if not sys.stderr.isatty():  # a log file or a pipe: the same lines without colour codes
+        for handler in logger.handlers:
+            handler.setFormatter(logging.Formatter(handler.formatter._fmt, handler.formatter.datefmt))
     return logger

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from umm_assets.lib import combined
-from umm_assets.lib.contracts import NATIONAL, SPEND, InputSpec, validate_table
+from umm_assets.lib.contracts import NATIONAL, OUTCOMES, SPEND, InputSpec, validate_table
 from umm_assets.lib.landing import LandingZone, RawFile, WeeklyBesideDaily
 from umm_assets.lib.readers import read_table
 from umm_assets.lib.violations import ContractError, MissingWeekError, Violation, affecting
-from umm_assets.lib.weeks import WEEK, week_starts
+from umm_assets.lib.weeks import WEEK, last_complete_week, week_starts
 
 SPEND_COLUMNS = ["week", "geo", "channel", "spend", "impressions", "clicks"]
 OUTCOME_COLUMNS = ["week", "geo", "revenue", "conversions"]
@@ -123,6 +123,26 @@ def summarize_file(zone: LandingZone, spec: InputSpec, file: RawFile) -> FileSum
     if weeks.empty:
         return FileSummary(len(table), None, None)
     return FileSummary(len(table), weeks.min().date().isoformat(), weeks.max().date().isoformat())
+
+
+def raw_week_span(zone: LandingZone) -> tuple[dt.date, dt.date] | None:
+    """Mondays of the earliest and the latest spend or outcome row in the landing zone (files are summarized, not
+    validated: a broken file does not stop this, validation names it), or None when there is none."""
+    summaries = [summarize_file(zone, spec, file) for spec in (SPEND, OUTCOMES) for file in zone.list_files(spec.folder)]
+    firsts = [s.first_week for s in summaries if s.first_week]
+    lasts = [s.last_week for s in summaries if s.last_week]
+    return (dt.date.fromisoformat(min(firsts)), dt.date.fromisoformat(max(lasts))) if firsts else None
+
+
+def first_raw_week(zone: LandingZone) -> dt.date | None:
+    span = raw_week_span(zone)
+    return span[0] if span else None
+
+
+def last_raw_week(zone: LandingZone) -> dt.date | None:
+    """The latest week with spend or outcome rows, up to the last complete week (the running week is no partition)."""
+    span = raw_week_span(zone)
+    return min(span[1], last_complete_week()) if span else None
 
 
 def spend_channels(zone: LandingZone) -> set[str]:

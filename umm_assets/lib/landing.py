@@ -120,6 +120,11 @@ class S3LandingZone:
         return self.fs.cat_file(f"{self.root}/{file.path}")
 
 
+def open_landing_zone(uri: str) -> LandingZone:
+    """The landing zone at ``uri``: a local folder or ``s3://bucket/prefix``."""
+    return S3LandingZone(uri) if uri.startswith("s3://") else LocalLandingZone(uri)
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri!r}")

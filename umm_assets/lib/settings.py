@@ -85,6 +85,16 @@ class DashSection(BaseModel):
     secure_cookies: bool = False
     threads: int = Field(8, ge=1)
     table_cache_entries: int = Field(256, ge=0)
+    # the dashboard's address as its readers reach it (behind a proxy: the proxy's); None: http://UMM_HOST:port.
+    # Dagster's asset pages link to it (see Settings.dash_url)
+    public_url: str | None = None
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError("must read http(s)://host[:port][/path] (the dashboard's address for its readers)")
+        return url.rstrip("/") if url else url
 
 
 # from_env(environ) reads this mapping instead of os.environ (tests and benchmarks build settings for
@@ -108,7 +118,8 @@ class Settings(BaseSettings):
 
     raw_uri: str = "data/raw"
     data_dir: str = "data/warehouse"
-    first_week: dt.date = dt.date(2023, 1, 2)
+    # None: partitions start at the first week with spend or outcome rows in the landing zone
+    first_week: dt.date | None = None
     model_window_weeks: int = 156
     weekly_beside_daily: WeeklyBesideDaily = WeeklyBesideDaily.error
     run_config: Path | None = None
@@ -126,8 +137,8 @@ class Settings(BaseSettings):
 
     @field_validator("first_week", mode="after")
     @classmethod
-    def _monday(cls, day: dt.date) -> dt.date:
-        if day.weekday() != 0:
+    def _monday(cls, day: dt.date | None) -> dt.date | None:
+        if day is not None and day.weekday() != 0:
             raise ValueError(f"must be a Monday (weekly partitions are keyed by their Monday), not a {day:%A}")
         return day
 
@@ -158,6 +169,14 @@ class Settings(BaseSettings):
         if path is not None and not path.is_file():
             raise ValueError(f"no such file: {path}")
         return path
+
+    @property
+    def dash_url(self) -> str:
+        """The dashboard's address for links: ``UMM_DASH_PUBLIC_URL``, else ``http://UMM_HOST:UMM_DASH_PORT``
+        (``localhost`` for a host that listens on every interface)."""
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address
+        return self.dash.public_url or f"http://{host}:{self.dash.port}"
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

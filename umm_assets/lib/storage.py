@@ -59,7 +59,12 @@ Connect = Callable[[], ContextManager[duckdb.DuckDBPyConnection]]
 
 
 class NotMaterialized(LookupError):
-    """The asked-for asset partition has never been materialized (or was never committed)."""
+    """The asked-for asset partition has never been materialized (or was never committed); ``asset`` and
+    ``week`` (None: any week) say what was asked for, so a reader can tell whether a run is making it."""
+
+    def __init__(self, message: str, asset: str | None = None, week: str | None = None):
+        super().__init__(message)
+        self.asset, self.week = asset, week
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dash_mantine_components as dmc
-from dash import dcc, html
+import dash
+from dash import Input, Output, dcc, html
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
@@ -44,9 +45,29 @@ def empty_state(what: str, command: str, detail: str = "") -> dmc.Alert:
     return dmc.Alert([
         dmc.Text(detail or "Nothing to show for this week yet. Materialize it with:", size="sm"),
         dmc.Code(command, block=True, className="umm-command", style={"marginTop": 8}),
-        dmc.Text("(from the project folder; or launch the same run from the Dagster UI). The page updates on its "
-                 "own once the run has committed.", size="xs", c="dimmed", style={"marginTop": 6}),
+        dmc.Text("(from the project folder; or launch the same run from the Dagster UI). Reload the page once the "
+                 "run has committed.", size="xs", c="dimmed", style={"marginTop": 6}),
     ], title=what, color="gray", variant="light", radius="md", className="umm-empty")
+
+
+PROGRESS_POLL = "umm-progress-poll"
+PROGRESS_POLL_SECONDS = 20
+
+# while a run is making what the page needs, the page reloads itself every PROGRESS_POLL_SECONDS
+dash.clientside_callback("function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
+                         Output(PROGRESS_POLL, "disabled"), Input(PROGRESS_POLL, "n_intervals"), prevent_initial_call=True)
+
+
+def in_progress_state(what: str, message: str, link: str | None) -> dmc.Alert:
+    """An asset week a run is making right now: which run, since when, and where to watch it."""
+    watch = [dmc.Anchor("Watch the run in the Dagster UI", href=link, target="_blank", size="sm")] if link else []
+    return dmc.Alert([
+        dmc.Text(message[:1].upper() + message[1:] + ".", size="sm"),
+        *watch,
+        dmc.Text("The page reloads on its own until the run has committed.", size="xs", c="dimmed",
+                 style={"marginTop": 6}),
+        dcc.Interval(id=PROGRESS_POLL, interval=PROGRESS_POLL_SECONDS * 1000),
+    ], title=what, color="blue", variant="light", radius="md", className="umm-in-progress")
 
 
 def error_card(reference: str) -> dmc.Alert:

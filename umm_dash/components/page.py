@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import dash_mantine_components as dmc
 
 from umm_dash import access
-from umm_dash.components.cards import empty_state, error_card
+from umm_dash.components.cards import empty_state, error_card, in_progress_state
 from umm_dash.data import Missing, current
 
 log = logging.getLogger("umm_dash")
@@ -27,7 +27,13 @@ def reference_for(where: str) -> str:
 
 
 def missing(err: Missing) -> dmc.Alert:
-    return empty_state(str(err).capitalize(), err.command)
+    """What is missing and the command that makes it — or, while a run is making it, that run."""
+    data = current()
+    running = data.progress(err.asset, err.week)
+    if running is None:
+        return empty_state(str(err).capitalize(), err.command)
+    link = f"{data.dagster_url}{running.ui_path()}" if data.dagster_url else None
+    return in_progress_state(str(err), running.message, link)
 
 
 def page(path: str) -> Callable:

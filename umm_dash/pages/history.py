@@ -24,7 +24,7 @@ SHOWN_WEEKS = 4
 CHANGE_COLUMNS = {"channel": ("channel", text), "roas_before": ("ROAS before", number(2)),
                   "roas_now": ("ROAS now", number(2)), "recommended_before": ("recommended before", number()),
                   "recommended_now": ("recommended now", number())}
-BACKFILL = "uv run umm materialize --from {start} --to {end} --select mmm_posterior,reconciled_lift,allocation"
+BACKFILL = ".venv/bin/umm materialize --from {start} --to {end} --select mmm_posterior,reconciled_lift,allocation"
 
 
 def changes(history: pd.DataFrame, week: str) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def layout(week: str | None, **_):
 def _tests(coverage: pd.DataFrame | None, week: str | None):
     if coverage is None or coverage.empty:
         return empty_state("No experiments ended by this week",
-                           "uv run umm materialize --partition {w} --select validated_tests,reconciled_lift,allocation"
+                           ".venv/bin/umm materialize --partition {w} --select validated_tests,reconciled_lift,allocation"
                            .format(w=week), "Add finished tests under incrementality_tests/ in the landing zone, "
                                             "then reconcile again:")
     return graph("roas-tests", figures.tests(coverage))

@@ -7,11 +7,12 @@ from umm_assets import __version__
 from umm_assets.defs import partition_checks
 from umm_assets.defs.allocate import checks
 from umm_assets.defs.allocate.config import AllocationRunConfig
-from umm_assets.defs.metadata import line_plot_md, table_md
+from umm_assets.defs.metadata import dashboard_link, fields, figures, line_plot_md, table
+from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL
 from umm_assets.defs.reconcile.assets import posterior_of
 from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, span, window_ins
-from umm_assets.lib import allocate
+from umm_assets.lib import allocate, humanize
 from umm_assets.lib.mmm.response import geo_shares_array
 from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
@@ -61,7 +62,22 @@ def _plan(week: str, config: AllocationRunConfig, reconciled_view, mmm_view, val
     return tables, spend
 
 
-def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+DASH_PAGE = "/planner"  # the dashboard's "Budget planner" page (umm_dash/pages/planner.py)
+
+
+def headline(summary: pd.Series) -> dict[str, object]:
+    """The figures shown inline on the asset's page: the decision, the budget, the expected uplift (mean and
+    90 % interval, per week, and as a share of the current plan's revenue), the channels held."""
+    current = float(summary["expected_revenue_current"])
+    return {"decision": str(summary["decision"]), "budget": round(float(summary["budget"])),
+            "uplift": round(float(summary["uplift_mean"])), "uplift_lower": round(float(summary["uplift_lower"])),
+            "uplift_upper": round(float(summary["uplift_upper"])),
+            "uplift_percent": round(100 * float(summary["uplift_mean"]) / current, 2) if current > 0 else None,
+            "held_channels": str(summary["held_channels"]) or None}
+
+
+def build_allocation_asset(partitions: dg.PartitionsDefinition, dash_url: str | None = None) -> dg.AssetsDefinition:
+    """``dash_url``: the dashboard's address (``Settings.dash_url``), linked from each materialization."""
     @dg.asset(
         name=checks.ASSET,
         description="Recommended weekly budget split over channels (expected revenue and its uplift with 90 % "
@@ -69,6 +85,7 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         partitions_def=partitions,
         ins={"reconciled_lift": dg.AssetIn(), "mmm_posterior": dg.AssetIn(),
              **window_ins(CURRENT_WEEKS, ["validated_spend"])},
+        backfill_policy=MODEL_CHAIN_BACKFILL,  # mmm_posterior's: the chain's weeks run together
         check_specs=checks.check_specs(partitions),
         group_name="model",
         code_version=CODE_VERSION,
@@ -103,12 +120,13 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
             raise dg.Failure("allocation failed a blocking check, so these weeks' plans were not written (their "
                              "previous plan stays served): " + "; ".join(f"{w}: {', '.join(c)}" for w, c in failed.items()),
                              allow_retries=False)
+        last_week = next(reversed(values))
         yield dg.Output(values if len(values) > 1 else next(iter(values.values())), metadata={
-            "allocation": table_md(last["allocation"][["channel", "current", "recommended", "lower_bound",
-                                                       "upper_bound", "marginal_roas_recommended", "hold_reason"]],
-                                   digits=2),
-            "summary": table_md(last["summary"], digits=2),
-            "decision": str(last["summary"]["decision"].iloc[0]),
+            **figures(headline(last["summary"].iloc[0])),
+            **dashboard_link(dash_url, DASH_PAGE, last_week),
+            "allocation": table(last["allocation"][["channel", "current", "recommended", "lower_bound",
+                                                    "upper_bound", "marginal_roas_recommended", "hold_reason"]]),
+            "summary": fields(last["summary"].iloc[0]),
             "frontier": line_plot_md(last["frontier"], "budget", {"expected_revenue_mean": "optimal revenue"},
                                      band=("expected_revenue_lower", "expected_revenue_upper"),
                                      title="efficiency frontier: weekly revenue vs weekly budget"),

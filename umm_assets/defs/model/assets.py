@@ -2,7 +2,9 @@
 
 A backfill is a rolling-origin history of the model. Runs cover up to 8 weeks each: within a run the
 compiled model is reused across windows of the same shape (only the data are swapped in), so every
-week after the first costs sampling only.
+week after the first costs sampling only. reconciled_lift and allocation backfill the same way
+(:data:`MODEL_CHAIN_BACKFILL`): assets of different backfill policies never share a run, so with one policy
+an asset backfill runs the whole chain for up to 8 weeks in one run, as the weekly refresh runs it for one.
 """
 
 import atexit
@@ -18,11 +20,12 @@ import pandas as pd
 
 from umm_assets import __version__
 from umm_assets.defs import partition_checks
-from umm_assets.defs.metadata import line_plot_md, table_md
+from umm_assets.defs.metadata import dashboard_link, fields, figures, line_plot_md, table
 from umm_assets.defs.model import checks
 from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
+from umm_assets.lib import humanize
 from umm_assets.lib.mmm.fit import MMMFitter, save_fit
 from umm_assets.lib.mmm.frame import NATIONAL, FrameError, InsufficientHistory, build_model_frame
 from umm_assets.lib.mmm.summaries import summarize
@@ -33,6 +36,11 @@ CODE_VERSION = f"{__version__}-mmm.4"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
+# The model chain's backfill policy (mmm_posterior, reconciled_lift, allocation): a range is cut into runs of
+# up to 8 weeks. Within a run the MMM's compiled model serves every week of one shape (the compile is paid
+# once per run, not per week); 8 weeks keep a run's memory (8 posteriors) and what a failed run loses bounded.
+MODEL_CHAIN_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=8)
+DASH_PAGE = "/roas"  # the dashboard page of the week's ROAS (umm_dash/pages/roas.py)
 
 
 class RunLog:
@@ -82,9 +90,16 @@ def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str,
 
 
 def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mmm_config, frame, week: str,
-                    label: str):
+                    label: str, attempts: list | None = None):
+    """The fit of ``mmm_config`` (sampled again, longer, if it does not converge); each attempt's wall-clock
+    seconds, the fitter's timings and whether its compilation was reused go to ``attempts``."""
     def fit(cfg):
-        return _fit(context, fitter_for(cfg), frame, week, label if cfg is mmm_config else f"{label} again".strip())
+        started = time.perf_counter()
+        fitted = _fit(context, fitter_for(cfg), frame, week, label if cfg is mmm_config else f"{label} again".strip())
+        if attempts is not None:
+            result = fitted[0]
+            attempts.append((time.perf_counter() - started, dict(result.timings), result.compile_reused))
+        return fitted
 
     where = f"mmm_posterior[{week}]{' ' + label if label else ''}"
     return checks.fit_converging(fit, mmm_config, config, lambda message: context.log.warning(f"{where}: {message}"))
@@ -106,14 +121,26 @@ def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig,
     return fits[best], comparison
 
 
-def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
+def headline(roas: pd.DataFrame, diagnostics: pd.Series, comparison: pd.DataFrame | None) -> dict[str, object]:
+    """The figures shown inline on the asset's page: each channel's ROAS (posterior mean), the blended ROAS,
+    the saturation kept."""
+    kept = (comparison.loc[comparison["chosen"].astype(bool), "saturation"].iloc[0] if comparison is not None
+            else diagnostics.get("saturation"))
+    return {"blended_roas": humanize.blended_roas(roas["spend"], roas["contribution_mean"]),
+            **humanize.channel_figures(roas, "roas_mean"),
+            "saturation": None if kept is None or pd.isna(kept) else str(kept)}
+
+
+def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
+                    dash_url: str | None = None) -> dg.AssetsDefinition:
+    """``dash_url``: the dashboard's address (``Settings.dash_url``), linked from each materialization."""
     @dg.asset(
         name=checks.ASSET,
         description="Posterior of the Bayesian MMM fitted on the trailing window ending at the week: ROAS, "
                     "contributions, response curves, parameters, diagnostics, and the model itself.",
         partitions_def=partitions,
         ins=window_ins(window_weeks, INPUTS),
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=8),
+        backfill_policy=MODEL_CHAIN_BACKFILL,
         check_specs=checks.check_specs(partitions),
         pool="model_fit",
         group_name="model",
@@ -125,9 +152,12 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
     def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, warehouse: WarehouseResource,
                       validated_spend: pd.DataFrame, validated_outcomes: pd.DataFrame,
                       validated_controls: pd.DataFrame):
+        step_started = time.perf_counter()
         candidates = config.candidates(window_weeks)
         values, diagnostics, roas, fits, comparison = {}, {}, None, None, None
+        fit_seconds: dict[str, float] = {}
         for week in context.partition_keys:
+            week_started = time.perf_counter()
             spend, outcomes, controls = (ending_at(t, week, window_weeks)
                                          for t in (validated_spend, validated_outcomes, validated_controls))
             require_complete(week, window_weeks, {"validated_spend": spend, "validated_outcomes": outcomes,
@@ -140,9 +170,13 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
             for warning in frame.warnings:
                 context.log.warning(f"mmm_posterior[{week}]: {warning}")
             labelled = len(candidates) > 1
-            (result, summaries), comparison = _choose(context, [
-                _fit_converging(context, config, candidate, frame, week, candidate.saturation.value if labelled else "")
-                for candidate in candidates], config, week)
+            candidate_fits, times = [], []
+            for candidate in candidates:
+                attempts = []
+                candidate_fits.append(_fit_converging(context, config, candidate, frame, week,
+                                                      candidate.saturation.value if labelled else "", attempts))
+                times.append(humanize.FitTime.of(candidate.saturation.value, attempts))
+            (result, summaries), comparison = _choose(context, candidate_fits, config, week)
             tables = summaries.tables()
             tables["diagnostics"] = tables["diagnostics"].assign(**checks.thresholds_record(config))
             tables = validate_outputs(MMM_POSTERIOR, tables)
@@ -153,8 +187,12 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
                                             "validated_controls": span(controls)})
             diagnostics[week] = tables["diagnostics"].iloc[0]
             roas, fits = tables["roas"], tables["fit"]
-            context.log.info(f"mmm_posterior[{week}]: fitted {frame.n_weeks} weeks in "
-                             f"{result.timings.get('total', 0):.1f} s (compile reused: {result.compile_reused})")
+            for timed in times:
+                fit_seconds[timed.label] = fit_seconds.get(timed.label, 0.0) + timed.seconds
+            context.log.info(humanize.step_time_line(
+                f"mmm_posterior[{week}]", time.perf_counter() - week_started, times,
+                rest="window, choice, tables and saving" if labelled else "window, tables and saving",
+                detail=f"{frame.n_weeks} weeks fitted"))
 
         results = partition_checks.per_week(context, checks.results(diagnostics, config))
         failed = {w: p for w, d in diagnostics.items() if (p := checks.convergence_problems(d, config))}
@@ -166,21 +204,31 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> d
                 "stays; the run's converged weeks were written): "
                 + "; ".join(f"{w}: {', '.join(p)}" for w, p in failed.items())
                 + ". Sample longer (draws, tune, target_accept) or set keep_unconverged to store it anyway.",
-                metadata={"diagnostics": table_md(pd.DataFrame(diagnostics).T.reset_index(names="week"))},
+                metadata={"diagnostics": table(pd.DataFrame(diagnostics).T.reset_index(names="week"))},
                 allow_retries=False)
         yield from results
-        last = next(reversed(diagnostics.values()))
+        last_week, last = next(reversed(diagnostics.items()))
         national = fits[fits["geo"] == NATIONAL]
+        step_seconds = time.perf_counter() - step_started
+        if len(values) > 1:
+            context.log.info(f"mmm_posterior: {len(values)} weeks, {humanize.duration(step_seconds)} in all")
         yield dg.Output(
             values if len(values) > 1 else next(iter(values.values())),
             metadata={
-                "diagnostics": table_md(last.to_frame().T),
-                "roas": table_md(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
+                **figures(headline(roas, last, comparison)),
+                **dashboard_link(dash_url, DASH_PAGE, last_week),
+                "diagnostics": fields(last),
+                "roas": table(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
                 "fit_vs_actual": line_plot_md(national, "week", {"actual": "actual", "predicted_mean": "fitted"},
                                               band=("predicted_lower", "predicted_upper"),
                                               title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
                 "weeks_fitted": len(values),
-                **({"saturation_comparison": table_md(comparison)} if comparison is not None else {}),
+                **({"saturation_comparison": table(comparison)} if comparison is not None else {}),
+                # seconds from the step's start to its output (the warehouse write follows), and of each
+                # saturation family's fits (every attempt, summaries included), over the run's weeks
+                "step_seconds": round(step_seconds, 1),
+                **{humanize.headline_key("fit_seconds", label): round(seconds, 1)
+                   for label, seconds in fit_seconds.items()},
             },
         )
 

@@ -10,13 +10,14 @@ import pandas as pd
 from umm_assets import __version__
 from umm_assets.defs import partition_checks
 from umm_assets.defs.io_manager import PartitionView
-from umm_assets.defs.metadata import table_md
-from umm_assets.defs.model.assets import RunLog, fitter_for
+from umm_assets.defs.metadata import dashboard_link, figures, table
+from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL, RunLog, fitter_for
 from umm_assets.defs.model.checks import convergence_problems, fit_converging, stored_thresholds
 from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
 from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
+from umm_assets.lib import humanize
 from umm_assets.lib.mmm.calibration import ExactLiftTests
 from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.frame import build_model_frame
@@ -140,13 +141,29 @@ SHOWN = ["channel", "method", "roas_mean", "roas_lower", "roas_upper", "mmm_roas
          "shift_attribution", "hold_in_allocation", "tests_used"]
 
 
-def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int) -> dg.AssetsDefinition:
+DASH_PAGE = "/roas"  # the dashboard's "ROAS & reconciliation" page (umm_dash/pages/roas.py)
+
+
+def headline(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """The figures shown inline on the asset's page: each channel's reconciled ROAS, the blended ROAS, how
+    many experiments it used, the channels the allocation holds."""
+    reconciled, summary = tables["reconciled"], tables["summary"].iloc[0]
+    return {"blended_roas": humanize.blended_roas(reconciled["spend"], reconciled["incremental_revenue_mean"]),
+            **humanize.channel_figures(reconciled, "roas_mean"),
+            "method": str(summary["method"]), "n_tests": int(summary["n_tests"]),
+            "held_channels": str(summary["held_channels"]) or None}
+
+
+def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
+                          dash_url: str | None = None) -> dg.AssetsDefinition:
+    """``dash_url``: the dashboard's address (``Settings.dash_url``), linked from each materialization."""
     @dg.asset(
         name=checks.ASSET,
         description="Each channel's ROAS and incremental revenue with the MMM fused with incrementality tests "
                     "and bias-corrected attribution, as of the week.",
         partitions_def=partitions,
         ins={"mmm_posterior": dg.AssetIn(), "validated_tests": dg.AssetIn(), **window_ins(window_weeks, INPUTS)},
+        backfill_policy=MODEL_CHAIN_BACKFILL,  # mmm_posterior's: the chain's weeks run together
         check_specs=checks.check_specs(partitions),
         pool="model_fit",
         group_name="model",
@@ -164,11 +181,12 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
                   "validated_attribution": validated_attribution}
         values = {week: _week(context, config, warehouse, week, views[week], inputs, window_weeks)
                   for week in context.partition_keys}
-        last = next(reversed(values.values())).tables
+        last_week = next(reversed(values))
+        last = values[last_week].tables
         yield from partition_checks.per_week(context, {week: checks.results(v.tables) for week, v in values.items()})
         yield dg.Output(values if len(values) > 1 else next(iter(values.values())),
-                        metadata={"reconciled": table_md(last["reconciled"][SHOWN]),
-                                  "test_coverage": table_md(last["test_coverage"]),
-                                  "method": str(last["summary"]["method"].iloc[0])})
+                        metadata={**figures(headline(last)), **dashboard_link(dash_url, DASH_PAGE, last_week),
+                                  "reconciled": table(last["reconciled"][SHOWN]),
+                                  "test_coverage": table(last["test_coverage"])})
 
     return reconciled_lift

@@ -24,8 +24,10 @@ as constants, so calibrated fits are compiled per window.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -215,6 +217,7 @@ class MMMFitter:
         FitResult
         """
         cfg = self.config
+        quiet_library_output()
         t_all = time.perf_counter()
         result = self._fit_once(frame, cfg, calibration=calibration, label="")
         self._emit(Phase.POSTERIOR_PREDICTIVE, t0=time.perf_counter())
@@ -540,9 +543,17 @@ class _NutpieHook:
         model = self.mmm.model if fitter.deterministics_unfrozen else self.mmm._get_sampling_model()
         patch_nutpie_idata(idata, model, sampling_time=sampling)
         with model:
-            pm.compute_deterministics(idata, extend_dataset=True)
+            pm.compute_deterministics(idata, extend_dataset=True, progressbar=False)
         self.deterministics_s = time.perf_counter() - t2
         return idata
+
+
+def quiet_library_output() -> None:
+    """What the libraries print during a fit that says nothing to the platform's users (the fit reports its
+    own phases): PyMC's "Sampling: [y]" lines, and PyTensor's divide-by-zero warnings from rewriting the graph
+    (constant folding evaluates a 1/0 whose result is masked; the posterior is unaffected)."""
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", "divide by zero encountered", RuntimeWarning, r"pytensor\.tensor\.rewriting")
 
 
 def _jax_host_devices(n: int) -> None:

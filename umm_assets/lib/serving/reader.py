@@ -244,13 +244,13 @@ class CachedReader:
         if as_of is None:
             commit = self.newest(asset)
             if commit is None:
-                raise NotMaterialized(f"{asset} has no materialized partition yet")
+                raise NotMaterialized(f"{asset} has no materialized partition yet", asset)
             return commit
         commit = self.commit(asset, as_of)
         if commit is None:
             newest = self.newest(asset)
             hint = f" (newest: {newest.partition})" if newest else " (none is materialized yet)"
-            raise NotMaterialized(f"{asset} is not materialized for week {as_of}{hint}")
+            raise NotMaterialized(f"{asset} is not materialized for week {as_of}{hint}", asset, as_of)
         return commit
 
     def forget(self, asset: str, partition: str) -> None:
