@@ -77,6 +77,15 @@ class Platform:
         first = dt.date.fromisoformat(self.truth["first_week"])
         return [(first + dt.timedelta(weeks=i)).isoformat() for i in range(self.truth["weeks"])]
 
+    def chain_request(self, run_id: str):
+        """What the weekly_refresh_chain sensor answers to the real RUN_SUCCESS event of ``run_id``."""
+        sensor = self.defs.resolve_sensor_def("weekly_refresh_chain")
+        [success] = self.instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+        context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=success.dagster_event,
+                                                     dagster_instance=self.instance,
+                                                     dagster_run=self.instance.get_run_by_id(run_id))
+        return sensor(context)
+
     def materialize(self, assets, start: str, end: str | None = None, *, expect_success: bool = True):
         result = materialize_range(self.defs, self.instance, assets, start, end, log_level="WARNING")
         if expect_success:

@@ -42,7 +42,7 @@ def _build(settings: Settings) -> dg.Definitions:
     weekly = weekly_partitions(first_week(settings))
     warehouse = WarehouseResource(data_dir=settings.data_dir, duckdb=DuckDBResource(database=":memory:"))
     validated_job = automation.validated_job(weekly)
-    weekly_refresh_job = automation.weekly_refresh_job(weekly)
+    model_chain_job = automation.model_chain_job(weekly)
     assets = [
         *validated_assets(weekly),
         build_mmm_asset(weekly, settings.model_window_weeks, settings.dash_url),
@@ -53,9 +53,10 @@ def _build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*raw_specs(), *assets],
         asset_checks=freshness_checks,
-        jobs=[validated_job, weekly_refresh_job],
-        schedules=[automation.weekly_refresh_schedule(weekly_refresh_job)],
-        sensors=[automation.landing_zone_sensor(validated_job, weekly), freshness_sensor],
+        jobs=[validated_job, model_chain_job],
+        schedules=[automation.weekly_refresh_schedule(validated_job)],
+        sensors=[automation.landing_zone_sensor(validated_job, weekly), freshness_sensor,
+                 automation.weekly_refresh_chain(validated_job, model_chain_job)],
         resources={
             "landing": LandingZoneResource(uri=settings.raw_uri, weekly_beside_daily=settings.weekly_beside_daily),
             "warehouse": warehouse,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# the defaults of defs/model/checks.py, for fits stored before their thresholds were recorded
-DEFAULT_RHAT_MAX, DEFAULT_ESS_MIN, DEFAULT_DIVERGENCES_MAX = 1.01, 400.0, 0.0
+from umm_assets.lib.mmm.config import DIVERGENCES_MAX, ESS_MIN, RHAT_MAX
+
+# the defaults the fits are held to, for fits stored before their thresholds were recorded
+DEFAULT_RHAT_MAX, DEFAULT_ESS_MIN, DEFAULT_DIVERGENCES_MAX = RHAT_MAX, ESS_MIN, float(DIVERGENCES_MAX)
 BUDGET_TOLERANCE = 1e-6
 
 

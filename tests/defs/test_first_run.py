@@ -90,3 +90,18 @@ def test_the_cached_lookup_asks_once_per_ttl_and_never_fails_its_reader():
     lookup("allocation", "2026-11-23")
     assert calls == [("allocation", "2026-11-23")]
     assert lookup("broken", None) is None
+
+
+def test_the_weekly_refresh_fits_after_its_own_validation_only(platform):
+    """The schedule's validation run leads to the chain for its week; a validation the landing-zone sensor
+    started for a late file does not refit (the next weekly refresh does)."""
+    week = platform.truth["last_week"]
+    validated = platform.defs.resolve_job_def("validated_job")
+    scheduled = validated.execute_in_process(instance=platform.instance, partition_key=week,
+                                             tags={"dagster/schedule_name": "weekly_refresh"})
+    request = platform.chain_request(scheduled.run_id)
+    assert isinstance(request, dg.RunRequest) and request.partition_key == week
+    assert request.run_key == f"weekly_refresh:{scheduled.run_id}"  # one chain run per validation run
+    late_file = validated.execute_in_process(instance=platform.instance, partition_key=week,
+                                             tags={"dagster/sensor_name": "landing_zone_sensor"})
+    assert isinstance(platform.chain_request(late_file.run_id), dg.SkipReason)

@@ -16,8 +16,7 @@ MODEL_CHAIN = ("mmm_posterior", "reconciled_lift", "allocation")
 VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
 DECIDED = {
     "validated_job": dg.BackfillPolicy.single_run(),  # a range is one run: the landing zone read once
-    # the chain's runs of up to 8 weeks (its compiled model shared), each validating its weeks first
-    "weekly_refresh_job": MODEL_CHAIN_BACKFILL,
+    "model_chain_job": MODEL_CHAIN_BACKFILL,  # runs of up to 8 weeks, sharing the compiled model
 }
 
 
@@ -51,15 +50,6 @@ def test_each_job_backfills_a_range_as_decided(defs):
         assert job.backfill_policy == policy, name
 
 
-def test_the_validation_job_resolves_without_a_backfill_policy_warning(defs):
-    _, warned = _resolve(defs, "validated_job")
-    assert warned == []
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "weekly_refresh_job holds validated_* (one run per range) and the model chain (runs of 8 weeks); Dagster "
-    "has no job-level backfill policy, so only a two-step weekly refresh (validation, then the chain) ends the "
-    "warning: issue 15, left open"))
 def test_no_job_mixes_backfill_policies(defs):
     warned = [message for job in DECIDED for message in _resolve(defs, job)[1]]
     assert warned == []

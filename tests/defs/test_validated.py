@@ -344,8 +344,8 @@ def test_definitions_graph_snapshot(platform):
     assert weekly.get_partition_keys()[0] == platform.truth["first_week"]
     assert weekly.get_partition_keys()[-1] == platform.truth["last_week"]
     assert {s.name for s in defs.schedules} == {"weekly_refresh"}
-    assert {s.name for s in defs.sensors} == {"landing_zone_sensor", "freshness_checks_sensor"}
-    assert {j.name for j in defs.jobs} == {"validated_job", "weekly_refresh_job"}
+    assert {s.name for s in defs.sensors} == {"landing_zone_sensor", "freshness_checks_sensor", "weekly_refresh_chain"}
+    assert {j.name for j in defs.jobs} == {"validated_job", "model_chain_job"}
 
 
 def test_landing_zone_sensor_requests_a_range_run_on_new_files(platform):

@@ -10,7 +10,7 @@ import dagster as dg
 
 from umm_assets.defs import raw
 from umm_assets.defs.resources import LandingZoneResource
-from umm_assets.defs.runs import RANGE_END, RANGE_START, backfills_in_progress
+from umm_assets.defs.runs import PARTITION, RANGE_END, RANGE_START, backfills_in_progress
 from umm_assets.lib import ingest
 from umm_assets.lib.contracts import OUTCOMES, SPEND
 from umm_assets.lib.weeks import last_complete_week
@@ -18,28 +18,22 @@ from umm_assets.lib.weeks import last_complete_week
 # A week closes at Monday 00:00 UTC; its partition is expected by Tuesday 00:00, a day later
 # (the weekly refresh runs Monday 06:00)
 FRESHNESS_DEADLINE = "0 0 * * 2"
+WEEKLY_REFRESH = "weekly_refresh"
+SCHEDULE_TAG = "dagster/schedule_name"  # Dagster's tag on runs a schedule started
 
 
-# Backfill policies, per job. A backfill launched from a job's page cuts its range into runs by the job's
-# policy; Dagster has no policy of a job's own: it takes the smallest max_partitions_per_run of the job's
-# partitioned assets, and warns when they differ. Decided:
+# Backfill policies, per job: each job holds assets of one policy, so a backfill launched from its page cuts a
+# range into runs exactly as its assets ask (Dagster has no policy of a job's own: it takes the smallest
+# max_partitions_per_run of the job's partitioned assets, and warns when they differ).
 # - validated_job (the validated_* assets, BackfillPolicy.single_run()): a range is one run, which reads the
 #   landing zone once.
-# - the model chain (mmm_posterior, reconciled_lift, allocation: MODEL_CHAIN_BACKFILL in defs/model/assets.py,
-#   runs of up to 8 weeks): within a run the MMM's compiled model serves every week. The three share it, so an
-#   asset backfill (the asset graph's Materialize, `umm materialize --daemon`) runs the chain's weeks together,
-#   as the weekly refresh does for one week, validation in a run of its own first.
-# - weekly_refresh_job holds both; a job backfill of it runs the chain's policy: runs of up to 8 weeks, each
-#   validating its weeks, then fitting them. Dagster warns that it mixes policies; only separate jobs per
-#   policy avoid that, which takes a two-step weekly refresh (validation, then the chain on its success):
-#   not done yet, the schedule runs one week end to end in one run.
-# - `umm materialize` cuts its own runs (runs.materialize: on Dask, one run per week of the chain) of the
-#   implicit asset job, which has no policy of its own.
-def _job(name: str, partitions: dg.PartitionsDefinition, description: str,
-         selection: dg.AssetSelection | None = None):
-    """A weekly asset job over ``selection`` (default: every asset but the raw folders, which are external)."""
-    return dg.define_asset_job(name, selection=selection or dg.AssetSelection.all() - dg.AssetSelection.groups(raw.GROUP),
-                               partitions_def=partitions, description=description)
+# - model_chain_job (mmm_posterior, reconciled_lift, allocation: MODEL_CHAIN_BACKFILL in defs/model/assets.py):
+#   runs of up to 8 weeks, within which the MMM's compiled model serves every week.
+# The weekly refresh is therefore two runs: the schedule validates the week that closed, and on that run's
+# success the weekly_refresh_chain sensor fits it. `umm materialize` cuts its own runs of the implicit asset
+# job (runs.materialize: on Dask, one run per week of the chain).
+def _job(name: str, partitions: dg.PartitionsDefinition, description: str, selection: dg.AssetSelection):
+    return dg.define_asset_job(name, selection=selection, partitions_def=partitions, description=description)
 
 
 def validated_job(partitions: dg.PartitionsDefinition):
@@ -48,20 +42,39 @@ def validated_job(partitions: dg.PartitionsDefinition):
                 dg.AssetSelection.groups("validated"))
 
 
-def weekly_refresh_job(partitions: dg.PartitionsDefinition):
-    return _job("weekly_refresh_job", partitions,
-                "The week that just closed, end to end: validate it, fit the MMM on the window ending there, "
-                "reconcile with the tests and attribution, and recommend next week's budget. A backfill of a "
-                "range runs up to 8 weeks per run (the model chain's policy), each run validating its weeks; "
-                "to validate a range in one run, backfill validated_job first, or materialize from the asset "
-                "graph.")
+def model_chain_job(partitions: dg.PartitionsDefinition):
+    return _job("model_chain_job", partitions,
+                "Fit the MMM on the window ending at the week, reconcile it with the tests and attribution, and "
+                "recommend next week's budget (reads the validated weeks; validate first). A backfill of a range "
+                "runs up to 8 weeks per run, sharing the compiled model.",
+                dg.AssetSelection.groups("model"))
 
 
 def weekly_refresh_schedule(job) -> dg.ScheduleDefinition:
-    """Every Monday morning (UTC), materialize the week that just closed through ``job``."""
+    """Every Monday morning (UTC), validate the week that just closed through ``job`` (validated_job); the
+    weekly_refresh_chain sensor fits it once that run has succeeded."""
     return dg.build_schedule_from_partitioned_job(
-        job, name="weekly_refresh", hour_of_day=6, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
+        job, name=WEEKLY_REFRESH, hour_of_day=6, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
     )
+
+
+def weekly_refresh_chain(validated, chain) -> dg.RunStatusSensorDefinition:
+    """The weekly refresh's second run: the model chain for the week the schedule's validation run validated.
+    Runs of ``validated`` started by anything else (the landing-zone sensor re-validating a late file, a
+    backfill) do not refit: a late file is reflected at the next weekly refresh, as the design says."""
+
+    @dg.run_status_sensor(name="weekly_refresh_chain", run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[validated],
+                          request_job=chain, default_status=dg.DefaultSensorStatus.RUNNING,
+                          description="After the weekly refresh validated the week that closed: fit, reconcile and "
+                                      "allocate it (model_chain_job).")
+    def _chain(context: dg.RunStatusSensorContext):
+        run = context.dagster_run
+        week = run.tags.get(PARTITION)
+        if run.tags.get(SCHEDULE_TAG) != WEEKLY_REFRESH or week is None:
+            return dg.SkipReason(f"run {run.run_id[:8]} was not the weekly refresh's validation")
+        return dg.RunRequest(run_key=f"{WEEKLY_REFRESH}:{run.run_id}", partition_key=week)
+
+    return _chain
 
 
 def raw_weeks(landing: LandingZoneResource) -> list[str]:

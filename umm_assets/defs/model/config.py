@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from umm_assets.lib.mmm.config import MMMConfig, Saturation
+from umm_assets.lib.mmm.config import DIVERGENCES_MAX, ESS_MIN, RHAT_MAX, MMMConfig, Saturation
 
 AUTO = "auto"
 
@@ -25,9 +25,9 @@ class MMMRunConfig(dg.Config):
     n_keep_draws: int | None = None
     priors_json: str | None = None  # JSON {model_config name: Prior.to_dict()}
     # convergence checks (blocking): a fit outside these never reaches reconciliation and allocation
-    rhat_max: float = 1.01
-    ess_min: float = 400.0
-    divergences_max: int = 0
+    rhat_max: float = RHAT_MAX
+    ess_min: float = ESS_MIN
+    divergences_max: int = DIVERGENCES_MAX
     # a fit that fails them is sampled once more, longer (see escalated); if it still fails,
     # nothing is written unless keep_unconverged is set
     escalate: bool = True

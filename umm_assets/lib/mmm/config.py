@@ -67,6 +67,11 @@ class GeoPooling(StrEnum):
 
 
 MIN_WEEKS_FLOOR = 52
+# the convergence a fit is held to by default (mmm_posterior's blocking checks; the dashboard's verdicts for
+# fits stored before their thresholds were recorded in their diagnostics)
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+DIVERGENCES_MAX = 0
 """No model is fitted on fewer weeks than this: a year is needed to separate seasonality."""
 
 
