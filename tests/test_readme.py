@@ -90,7 +90,7 @@ def test_the_readme_runs_as_written_on_a_fresh_make_run(tmp_path):
         # the fit has not committed yet: the API names the run (or the backfill) that makes it
         status, body = _get(f"{api}/api/v1/roas", key)
         assert (status, body["code"]) == (404, "being_materialized"), body
-        assert body["run_id"] or body["backfill_id"] == backfill_id, body
+        assert body["run_id"] or (body["backfill_id"] == backfill_id), body  # a run once the daemon started one
         assert "being materialized" in body["detail"] and body["started_at"].endswith("UTC")
         rss = _umm_up_rss_mb(make)
         print(f"idle `umm up` resident memory: {rss:.0f} MB")

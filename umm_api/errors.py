@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from umm_assets.lib.serving.reader import VersionGone
@@ -86,7 +87,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotMaterialized)
     async def _not_materialized(request: Request, err: NotMaterialized) -> JSONResponse:
-        running = request.app.state.progress(err.asset, err.week) if err.asset else None
+        # in a worker thread: the first lookup imports Dagster and opens the instance (seconds), later ones may
+        # read its database; neither may stall the event loop that serves every other request
+        running = await run_in_threadpool(request.app.state.progress, err.asset, err.week) if err.asset else None
         if running is None:
             return _body(404, str(err), "not_materialized")
         # still a 404 (there is nothing to serve yet), but one that says which run makes it and when to ask again

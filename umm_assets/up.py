@@ -28,7 +28,7 @@ from umm_assets.lib.contracts import INPUTS
 from umm_assets.lib.landing import LocalLandingZone
 from umm_assets.lib.servers import wait_until_up
 from umm_assets.lib.settings import Settings, load_settings
-from umm_assets.webserver import FINISHED, Webserver
+from umm_assets.webserver import FINISHED, GraphQLError, Webserver
 
 UP_KEY_NAME = "make run viewer"
 GRAPH_ORDER = (*VALIDATED, *MODEL_CHAIN)
@@ -148,8 +148,8 @@ class Follow:
             return
         try:
             state = self.webserver.backfill(self.backfill_id)
-        except OSError:
-            return  # the webserver is busy: next time
+        except (OSError, GraphQLError):
+            return  # the webserver is busy or reloading its code location: next time
         for run in reversed(state["runs"]):
             if run["status"] in SHOWN and self.seen.get(run["runId"]) != run["status"]:
                 self.seen[run["runId"]] = run["status"]

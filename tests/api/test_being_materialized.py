@@ -42,3 +42,35 @@ def test_a_week_being_materialized_is_a_404_that_names_its_run(tmp_path):
     body = client.get("/api/v1/allocation?as_of=2026-11-16", headers=headers).json()
     assert body == {"detail": "allocation is not materialized for week 2026-11-16 (none is materialized yet)",
                     "code": "not_materialized"}
+
+
+def test_a_slow_lookup_does_not_stall_other_requests(tmp_path):
+    """The first lookup imports Dagster and opens the instance (seconds): other requests are served meanwhile."""
+    import asyncio
+    import time
+
+    import httpx
+
+    settings = ApiSettings(data_dir=str(tmp_path / "warehouse"), state_dir=str(tmp_path / "api"))
+    key = KeyStore(settings.keys_file).create("viewer", "viewer")[1]
+
+    def slow(asset, week):
+        time.sleep(1.0)
+        return _running(asset, week)
+
+    app = create_app(settings, progress=slow)
+    finished = []
+
+    async def get(client, path, headers=None):
+        response = await client.get(path, headers=headers)
+        finished.append(path)
+        return response
+
+    async def both():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(get(client, "/api/v1/roas", {"Authorization": f"Bearer {key}"}),
+                                        get(client, "/health"))
+
+    roas, health = asyncio.run(both())
+    assert roas.json()["code"] == "being_materialized" and health.status_code == 200
+    assert finished == ["/health", "/api/v1/roas"]  # /health did not wait for the lookup
