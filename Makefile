@@ -36,8 +36,9 @@ sync: .venv/.synced
 test: sync
 	$(UV) run --no-sync pytest -m "not ops and not held_out_world"
 
-# not yet in `make test`: on a clean clone the ops world's moto server stopped answering mid-fixture, and the
-# market world's default fit ended with 1 divergence (refused, as it should be); see the README
+# not yet in `make test`: on a clean clone the ops world's moto server stopped answering mid-fixture, the
+# market world's default fit ended with 1 divergence (refused, as it should be), and the second family's
+# platform recovery (market seed 1) is not met yet; see the README
 test-ops: sync
 	$(UV) run --no-sync pytest -m "ops or held_out_world"
 

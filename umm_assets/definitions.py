@@ -9,7 +9,7 @@ from umm_assets.defs import automation
 from umm_assets.defs.io_manager import WarehouseIOManager
 from umm_assets.defs.partitions import first_week, weekly_partitions
 from umm_assets.defs.raw import raw_specs
-from umm_assets.defs.resources import LandingZoneResource, WarehouseResource
+from umm_assets.defs.resources import MODEL_COMPILE_CACHE, LandingZoneResource, WarehouseResource
 from umm_assets.defs.runs import console_logger
 from umm_assets.defs.allocate.assets import build_allocation_asset
 from umm_assets.defs.model.assets import build_mmm_asset
@@ -61,6 +61,7 @@ def _build(settings: Settings) -> dg.Definitions:
             "landing": LandingZoneResource(uri=settings.raw_uri, weekly_beside_daily=settings.weekly_beside_daily),
             "warehouse": warehouse,
             "warehouse_io_manager": WarehouseIOManager(warehouse_resource=warehouse),
+            "model_cache": MODEL_COMPILE_CACHE,
         },
         executor=executor(settings),
         loggers={"console": console_logger},

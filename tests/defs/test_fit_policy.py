@@ -1,69 +1,70 @@
-"""The fitting policy shared by mmm_posterior, the calibrated refit and the recovery tests, and how
-mmm_posterior chooses between saturations (its default, auto)."""
+"""mmm_posterior's side of the fitting policy (umm_assets.lib.mmm.policy, tested in tests/lib/mmm/test_policy.py):
+the run configuration it is set from, its checks, and the compiled models both model stages share."""
 
-from types import SimpleNamespace
-
-import numpy as np
+import dagster as dg
 import pandas as pd
 
-from umm_assets.defs.model.checks import fit_converging, loo_comparison
+from umm_assets.definitions import build_defs
+from umm_assets.defs.model import checks
 from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.resources import MODEL_COMPILE_CACHE, ModelCompileCache
 from umm_assets.lib.mmm.config import MMMConfig
+from umm_assets.lib.mmm.policy import ConvergencePolicy, escalated
+from umm_assets.lib.settings import Settings
 
 
-def summaries(rhat: float, divergences: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(diagnostics=pd.DataFrame([{"rhat_max": rhat, "ess_bulk_min": 900.0, "ess_tail_min": 900.0,
-                                                      "divergences": divergences}]))
-
-
-def test_a_failed_check_is_sampled_once_more_longer_and_a_passed_one_is_not():
-    asked, warnings = [], []
-    outcomes = iter([summaries(1.05, divergences=3), summaries(1.001)])
-
-    def fit(config):
-        asked.append(config)
-        return f"fit {len(asked)}", next(outcomes)
-
-    first = MMMConfig(draws=1500, tune=1000, seed=42)
-    result, last = fit_converging(fit, first, MMMRunConfig(), warnings.append)
-    assert result == "fit 2" and last.diagnostics.iloc[0]["rhat_max"] == 1.001
-    assert [(c.draws, c.tune, c.seed, c.target_accept) for c in asked] == [(1500, 1000, 42, 0.95), (3000, 2000, 43, 0.99)]
-    assert len(warnings) == 1 and "R-hat 1.050 > 1.01" in warnings[0] and "3 divergences" in warnings[0]
-
-    asked.clear()
-    assert fit_converging(lambda c: (asked.append(c), summaries(1.001)), first, MMMRunConfig())[1] is not None
-    assert len(asked) == 1
-
-
-def test_no_second_attempt_when_escalation_is_off():
-    asked = []
-    _, last = fit_converging(lambda c: (asked.append(c), summaries(1.2)), MMMConfig(), MMMRunConfig(escalate=False))
-    assert len(asked) == 1 and last.diagnostics.iloc[0]["rhat_max"] == 1.2
-
-
-def test_saturation_is_chosen_by_loo_among_converged_fits_and_hill_wins_ties():
-    rng = np.random.default_rng(0)
-    weeks = rng.normal(2.5, 1.0, 156)  # pointwise elpd of a fit
-
-    def fit(saturation: str, shift: float, rhat: float = 1.001, noise: float = 0.05):
-        pointwise = weeks + shift / len(weeks) + rng.normal(0, noise, len(weeks))
-        return pd.Series({"saturation": saturation, "elpd_loo": pointwise.sum(), "elpd_loo_se": 9.0, "rhat_max": rhat,
-                          "ess_bulk_min": 900.0, "ess_tail_min": 900.0, "divergences": 0}), pointwise
-
-    def chosen(*fits) -> str:
-        table = loo_comparison(list(fits), MMMRunConfig())
-        assert table["chosen"].sum() == 1
-        return table.loc[table["chosen"], "saturation"].item()
-
-    assert chosen(fit("logistic", 0.0), fit("hill", 3.0)) == "hill"
-    assert chosen(fit("logistic", 5.0), fit("hill", 0.0)) == "logistic"  # clearly better: se of the difference ~0.9
-    # a lead within the paired standard error is a tie, and Hill (concave or S-shaped) is kept
-    close = fit("logistic", 0.5, noise=0.2), fit("hill", 0.0, noise=0.2)
-    table = loo_comparison(list(close), MMMRunConfig()).set_index("saturation")
-    assert table.at["hill", "chosen"] and 0 < table.at["logistic", "elpd_diff"] < table.at["logistic", "elpd_diff_se"]
-    # a better elpd does not make up for failed convergence checks
-    assert chosen(fit("logistic", 0.0), fit("hill", 10.0, rhat=1.05)) == "logistic"
-    assert chosen(fit("logistic", 0.0, rhat=1.08), fit("hill", -10.0, rhat=1.05)) == "logistic"
-    nan_loo = pd.Series({**fit("logistic", 0.0)[0], "elpd_loo": float("nan")}), None
-    assert chosen(nan_loo, fit("hill", -50.0)) == "hill"  # its LOO failed
+def test_the_run_configuration_sets_the_policy_and_chooses_the_saturation_by_default():
     assert MMMRunConfig().saturation == "auto"
+    assert MMMRunConfig().policy() == ConvergencePolicy()
+    lenient = MMMRunConfig(rhat_max=1.05, ess_min=100.0, divergences_max=3, escalate=False)
+    assert lenient.policy() == ConvergencePolicy(1.05, 100.0, 3, escalate=False)
+
+
+def test_the_checks_hold_each_week_to_the_runs_thresholds():
+    weeks = {"2024-06-03": pd.Series({"rhat_max": 1.02, "ess_bulk_min": 900.0, "ess_tail_min": 900.0,
+                                      "divergences": 0, "holdout_mape": 0.05}),
+             "2024-06-10": pd.Series({"rhat_max": 1.001, "ess_bulk_min": 900.0, "ess_tail_min": 900.0,
+                                      "divergences": 0, "holdout_mape": float("nan")})}
+    config = MMMRunConfig()
+    assert checks.failed(weeks, config.policy()) == {"2024-06-03": ["R-hat 1.020 > 1.01"]}
+    passed = {week: [r.passed for r in results] for week, results in checks.results(weeks, config).items()}
+    assert passed == {"2024-06-03": [False, True], "2024-06-10": [True, True]}
+    assert checks.failed(weeks, MMMRunConfig(rhat_max=1.05).policy()) == {}
+
+
+def test_a_retry_shares_the_compiled_model_but_samples_with_its_own_settings():
+    cache = ModelCompileCache()
+    base = MMMConfig(draws=300, tune=300)
+    longer = escalated(base)
+    assert cache.fitter_for(base) is cache.fitter_for(longer)
+    assert cache.fitter_for(longer).config.draws == 600 and cache.fitter_for(base).config.draws == 300
+    assert cache.fitter_for(base.replace(saturation="hill")) is not cache.fitter_for(base)  # another model
+
+
+def test_both_model_stages_use_the_processs_compile_cache(tmp_path):
+    defs = build_defs(Settings(raw_uri=str(tmp_path / "raw"), data_dir=str(tmp_path / "warehouse"),
+                               first_week="2024-01-01"))
+    assert defs.resources["model_cache"] is MODEL_COMPILE_CACHE  # kept across runs, and across code locations
+    for asset in ("mmm_posterior", "reconciled_lift"):
+        assert "model_cache" in defs.resolve_assets_def(asset).required_resource_keys
+
+
+def test_one_instance_serves_every_step_and_run():
+    """What the compile cache relies on: Dagster hands a plain object to every step of every run as it is
+    (a ConfigurableResource would be a fresh copy per run)."""
+    seen = []
+
+    @dg.asset
+    def first(model_cache: dg.ResourceParam[ModelCompileCache]):
+        seen.append(model_cache)
+
+    @dg.asset(deps=[first])
+    def second(model_cache: dg.ResourceParam[ModelCompileCache]):
+        seen.append(model_cache)
+
+    cache = ModelCompileCache()
+    defs = dg.Definitions(assets=[first, second], resources={"model_cache": cache})
+    job = defs.resolve_implicit_global_asset_job_def()
+    for _ in range(2):
+        assert job.execute_in_process().success
+    assert len(seen) == 4 and all(s is cache for s in seen)

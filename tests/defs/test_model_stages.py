@@ -14,12 +14,9 @@ import pytest
 
 from tests.conftest import INSTANCE_CONFIG, QUICK_RUN_CONFIG, VALIDATED, Platform
 from umm_assets.definitions import build_defs
-from umm_assets.defs.model.assets import fitter_for
-from umm_assets.defs.model.config import MMMRunConfig
 from umm_assets.defs.runs import failure_messages, materialize_range
 from umm_assets.defs.windows import require_complete
 from umm_assets.lib import allocate, demo
-from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.fit import load_mmm
 from umm_assets.lib.outputs import SCHEMAS
 from umm_assets.lib.settings import Settings
@@ -139,16 +136,6 @@ def test_allocation_is_feasible_and_scenarios_solve_from_the_stored_partition(mo
     assert frontier["budget_ratio"].min() == 0.5 and frontier["budget_ratio"].max() == 1.5
     solved = allocate.solve_scenario(tables, float(summary["budget"]))
     assert np.allclose(solved.allocation["recommended"], stored["recommended"], rtol=1e-3, atol=1.0)
-
-
-def test_an_unconverged_fit_is_retried_longer_with_its_own_settings():
-    base = MMMConfig(draws=300, tune=300)
-    longer = MMMRunConfig().escalated(base)
-    assert (longer.draws, longer.tune, longer.target_accept) == (600, 600, 0.99)
-    assert longer.seed != base.seed
-    # the retry shares the compiled model but must sample with the longer settings
-    assert fitter_for(base) is fitter_for(longer)
-    assert fitter_for(longer).config.draws == 600 and fitter_for(base).config.draws == 300
 
 
 def test_a_failed_convergence_check_blocks_reconciliation_and_allocation(modelled, tmp_path):

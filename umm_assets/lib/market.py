@@ -77,6 +77,7 @@ class MarketWorld:
     noise: np.ndarray
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_weeks: int = 156
+    noise_sd: float = 0.0  # of the weekly revenue noise
 
     @property
     def spend(self) -> pd.DataFrame:
@@ -155,8 +156,9 @@ def simulate(seed: int, weeks: int = 160, end_week: dt.date | None = None, *, bi
         roas = rng.uniform(0.5, 3.0)
         beta = roas * spend.sum() / max(draft.contribution(spend).sum(), 1e-9)
         channels.append(Channel(name, spend, kernel, saturation, float(beta), LAST_CLICK_BIAS.get(name, 1.0)))
-    world = MarketWorld(seed, index, channels, controls, baseline, demand,
-                        rng.normal(0, 0.025 * level, weeks), window_weeks=min(156, weeks))
+    noise_sd = 0.025 * level
+    world = MarketWorld(seed, index, channels, controls, baseline, demand, rng.normal(0, noise_sd, weeks),
+                        window_weeks=min(156, weeks), noise_sd=noise_sd)
     chosen = tested or tuple(map(str, rng.choice(names, size=int(rng.integers(2, 4)), replace=False)))
     world.channels = with_biases(world.channels, biases, set(chosen), rng)
     world.tests = _tests(world, chosen, rng)

@@ -23,11 +23,12 @@ from umm_assets.defs import partition_checks
 from umm_assets.defs.metadata import dashboard_link, fields, figures, line_plot_md, table
 from umm_assets.defs.model import checks
 from umm_assets.defs.model.config import MMMRunConfig
-from umm_assets.defs.resources import WarehouseResource
+from umm_assets.defs.resources import ModelCompileCache, WarehouseResource
 from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
 from umm_assets.lib import humanize
 from umm_assets.lib.mmm.fit import MMMFitter, save_fit
 from umm_assets.lib.mmm.frame import NATIONAL, FrameError, InsufficientHistory, build_model_frame
+from umm_assets.lib.mmm.policy import fit_converging, loo_comparison, thresholds_record
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
 from umm_assets.lib.storage import Stored
@@ -61,9 +62,6 @@ class RunLog:
         self.context.log.info(f"{self.label} {phase}: {shown}")
 
 
-_FITTERS: dict[str, MMMFitter] = {}
-
-
 @functools.cache
 def _scratch() -> Path:
     """Where fitted models wait for the IO manager; made on the first fit, not when the code loads."""
@@ -72,47 +70,37 @@ def _scratch() -> Path:
     return path
 
 
-def fitter_for(config) -> MMMFitter:
-    """One fitter per model structure in this process, so its compiled models are reused; it samples
-    with the settings asked for now (an escalated retry differs only in those)."""
-    key = config.fingerprint()
-    if key not in _FITTERS:
-        _FITTERS[key] = MMMFitter(config)
-    fitter = _FITTERS[key]
-    fitter.config = config
-    return fitter
-
-
 def _fit(context: dg.AssetExecutionContext, fitter: MMMFitter, frame, week: str, attempt: str):
     fitter.progress = RunLog(context, f"mmm_posterior[{week}]{' ' + attempt if attempt else ''}")
     result = fitter.fit(frame)
     return result, summarize(result)
 
 
-def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mmm_config, frame, week: str,
-                    label: str, attempts: list | None = None):
+def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, model_cache: ModelCompileCache,
+                    mmm_config, frame, week: str, label: str, attempts: list | None = None):
     """The fit of ``mmm_config`` (sampled again, longer, if it does not converge); each attempt's wall-clock
     seconds, the fitter's timings and whether its compilation was reused go to ``attempts``."""
     def fit(cfg):
         started = time.perf_counter()
-        fitted = _fit(context, fitter_for(cfg), frame, week, label if cfg is mmm_config else f"{label} again".strip())
+        fitted = _fit(context, model_cache.fitter_for(cfg), frame, week,
+                      label if cfg is mmm_config else f"{label} again".strip())
         if attempts is not None:
             result = fitted[0]
             attempts.append((time.perf_counter() - started, dict(result.timings), result.compile_reused))
         return fitted
 
     where = f"mmm_posterior[{week}]{' ' + label if label else ''}"
-    return checks.fit_converging(fit, mmm_config, config, lambda message: context.log.warning(f"{where}: {message}"))
+    return fit_converging(fit, mmm_config, config.policy(), lambda message: context.log.warning(f"{where}: {message}"))
 
 
 def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig, week: str):
-    """The fit to keep: the only one, or (saturation ``auto``) the one :func:`checks.loo_comparison`
-    chooses; the comparison goes to the log and metadata."""
+    """The fit to keep: the only one, or (saturation ``auto``) the one :func:`loo_comparison` chooses; the
+    comparison goes to the log and metadata."""
     if len(fits) == 1:
         return fits[0], None
-    comparison = checks.loo_comparison(
+    comparison = loo_comparison(
         [(summaries.diagnostics.iloc[0], result.loo.pointwise if result.loo else None) for result, summaries in fits],
-        config)
+        config.policy())
     best = int(comparison["chosen"].to_numpy().argmax())
     context.log.info(f"mmm_posterior[{week}]: saturation {comparison['saturation'][best]} chosen by PSIS-LOO: "
                      + "; ".join(f"{r.saturation} elpd {r.elpd_loo:.1f} (difference {r.elpd_diff:+.1f} ± "
@@ -150,8 +138,8 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
         metadata={"window_weeks": window_weeks},
     )
     def mmm_posterior(context: dg.AssetExecutionContext, config: MMMRunConfig, warehouse: WarehouseResource,
-                      validated_spend: pd.DataFrame, validated_outcomes: pd.DataFrame,
-                      validated_controls: pd.DataFrame):
+                      model_cache: dg.ResourceParam[ModelCompileCache], validated_spend: pd.DataFrame,
+                      validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame):
         step_started = time.perf_counter()
         candidates = config.candidates(window_weeks)
         values, diagnostics, roas, fits, comparison = {}, {}, None, None, None
@@ -173,12 +161,12 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
             candidate_fits, times = [], []
             for candidate in candidates:
                 attempts = []
-                candidate_fits.append(_fit_converging(context, config, candidate, frame, week,
+                candidate_fits.append(_fit_converging(context, config, model_cache, candidate, frame, week,
                                                       candidate.saturation.value if labelled else "", attempts))
                 times.append(humanize.FitTime.of(candidate.saturation.value, attempts))
             (result, summaries), comparison = _choose(context, candidate_fits, config, week)
             tables = summaries.tables()
-            tables["diagnostics"] = tables["diagnostics"].assign(**checks.thresholds_record(config))
+            tables["diagnostics"] = tables["diagnostics"].assign(**thresholds_record(config.policy()))
             tables = validate_outputs(MMM_POSTERIOR, tables)
             model_file = _scratch() / f"{week}-{context.run_id}.nc"
             save_fit(result, model_file)
@@ -195,7 +183,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                 detail=f"{frame.n_weeks} weeks fitted"))
 
         results = partition_checks.per_week(context, checks.results(diagnostics, config))
-        failed = {w: p for w, d in diagnostics.items() if (p := checks.convergence_problems(d, config))}
+        failed = checks.failed(diagnostics, config.policy())
         if failed and not config.keep_unconverged:
             yield from results
             yield from partition_checks.commit_passing(context, warehouse, values, failed)  # the converged weeks

@@ -6,16 +6,19 @@ import json
 import dagster as dg
 
 from umm_assets.lib.mmm.config import DIVERGENCES_MAX, ESS_MIN, RHAT_MAX, MMMConfig, Saturation
+from umm_assets.lib.mmm.policy import ConvergencePolicy
 
 AUTO = "auto"
 
 
 class MMMRunConfig(dg.Config):
-    # "auto" (default): fit logistic and Hill, keep the one checks.loo_comparison chooses (higher PSIS-LOO
-    # elpd among converged fits, Hill on a tie; twice the cost: on the demo's Hill-shaped worlds it turned
-    # plans capturing 8-19 % of the true uplift into 63-85 %).
+    # "auto" (default): fit logistic and Hill, keep the one lib.mmm.policy.loo_comparison chooses (higher
+    # PSIS-LOO elpd among converged fits, Hill on a tie; twice the cost: on the demo's Hill-shaped worlds it
+    # turned plans capturing 8-19 % of the true uplift into 63-85 %).
     # "logistic" | "hill": fit that one only.
     saturation: str = AUTO
+    # carry-over kernel: "geometric" (default) | "delayed" (peak after the spend) | "binomial"
+    adstock: str | None = None
     chains: int | None = None
     draws: int | None = None
     tune: int | None = None
@@ -28,23 +31,17 @@ class MMMRunConfig(dg.Config):
     rhat_max: float = RHAT_MAX
     ess_min: float = ESS_MIN
     divergences_max: int = DIVERGENCES_MAX
-    # a fit that fails them is sampled once more, longer (see escalated); if it still fails,
+    # a fit that fails them is sampled once more, longer (lib.mmm.policy.escalated); if it still fails,
     # nothing is written unless keep_unconverged is set
     escalate: bool = True
     keep_unconverged: bool = False
     # holdout check (warning)
     holdout_mape_max: float = 0.15
 
-    def escalated(self, config: MMMConfig) -> MMMConfig:
-        """The second attempt: twice the tuning and draws from fresh seeds, with a smaller step size
-        (target_accept 0.99) even when only R-hat or ESS missed. Twice the draws at 0.95 give a rare
-        divergence twice the chance: demo seed 11's Hill fit (a few divergences per 6000 draws at 0.95)
-        missed R-hat on its first attempt in a clean clone and failed its retry at 0.95; at 0.99 the
-        retry had no divergences and bulk/tail ESS 1180-1620, three times the limit, in both environments.
-        Measured and not adopted: retrying a fit that only diverged at the same length (0.99): on market
-        seed 7 the logistic retry then missed R-hat (1.011), which twice the draws passed in two runs."""
-        return config.replace(tune=config.tune * 2, draws=config.draws * 2, seed=config.seed + 1,
-                              target_accept=max(config.target_accept, 0.99))
+    def policy(self) -> ConvergencePolicy:
+        """The convergence checks this run holds its fits to, and whether it samples a failing one again."""
+        return ConvergencePolicy(rhat_max=self.rhat_max, ess_min=self.ess_min, divergences_max=self.divergences_max,
+                                 escalate=self.escalate)
 
     def candidates(self, window_weeks: int) -> list[MMMConfig]:
         """The model(s) to fit for a window: one, or each saturation when ``saturation`` is ``auto``."""
@@ -53,7 +50,7 @@ class MMMRunConfig(dg.Config):
         return [self.model_copy(update={"saturation": s.value}).mmm_config(window_weeks) for s in Saturation]
 
     def mmm_config(self, window_weeks: int) -> MMMConfig:
-        fields = ("saturation", "chains", "draws", "tune", "target_accept", "seed", "holdout_weeks", "n_keep_draws")
+        fields = ("saturation", "adstock", "chains", "draws", "tune", "target_accept", "seed", "holdout_weeks", "n_keep_draws")
         overrides = {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
         if self.priors_json:
             overrides["priors"] = json.loads(self.priors_json)

@@ -1,5 +1,6 @@
 """reconciled_lift: the MMM of week W fused with the experiments (and attribution) known by W."""
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,16 +12,16 @@ from umm_assets import __version__
 from umm_assets.defs import partition_checks
 from umm_assets.defs.io_manager import PartitionView
 from umm_assets.defs.metadata import dashboard_link, figures, table
-from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL, RunLog, fitter_for
-from umm_assets.defs.model.checks import convergence_problems, fit_converging, stored_thresholds
+from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL, RunLog
 from umm_assets.defs.reconcile import checks
 from umm_assets.defs.reconcile.config import ReconcileRunConfig
-from umm_assets.defs.resources import WarehouseResource
+from umm_assets.defs.resources import ModelCompileCache, WarehouseResource
 from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
 from umm_assets.lib import humanize
 from umm_assets.lib.mmm.calibration import ExactLiftTests
 from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.frame import build_model_frame
+from umm_assets.lib.mmm.policy import ConvergencePolicy, convergence_problems, fit_converging, stored_thresholds
 from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
 from umm_assets.lib.reconcile import Posterior, RefitNotConverged, reconcile
@@ -38,10 +39,11 @@ def posterior_of(view: PartitionView) -> Posterior:
     return Posterior.from_tables(view.table)
 
 
-def _calibrated_fit(context: dg.AssetExecutionContext, frame, tests: pd.DataFrame, first: MMMConfig, label: str):
+def _calibrated_fit(context: dg.AssetExecutionContext, model_cache: ModelCompileCache, frame, tests: pd.DataFrame,
+                    first: MMMConfig, label: str):
     """``fit(config) -> (result, summaries)``: the MMM with the lift tests as likelihoods (for fit_converging)."""
     def fit(mmm_config: MMMConfig):
-        fitter = fitter_for(mmm_config)
+        fitter = model_cache.fitter_for(mmm_config)
         fitter.progress = RunLog(context, label if mmm_config is first else f"{label} again")
         result = fitter.fit(frame, calibration=ExactLiftTests(tests), holdout=False)
         return result, summarize(result)
@@ -72,15 +74,15 @@ def _stored_refit(warehouse: WarehouseResource, week: str, key: str) -> Posterio
                      store.read_commit(commit, "refit_contributions"))
 
 
-def _refit(context: dg.AssetExecutionContext, config: ReconcileRunConfig, week: str, tests: pd.DataFrame,
-           frame_of: Callable, mmm_config: MMMConfig, gate) -> Posterior:
+def _refit(context: dg.AssetExecutionContext, config: ReconcileRunConfig, model_cache: ModelCompileCache, week: str,
+           tests: pd.DataFrame, frame_of: Callable, mmm_config: MMMConfig, gate: ConvergencePolicy) -> Posterior:
     """The MMM refitted with the week's tests as likelihoods, held to the checks its posterior passed."""
     frame = frame_of(mmm_config)
     context.log.info(f"reconciled_lift[{week}]: refitting the MMM with {len(tests)} lift test(s) "
                      "as likelihoods in their own units")
     label = f"reconciled_lift[{week}] calibrated refit"
-    policy = gate.model_copy(update={"escalate": not config.allow_unconverged})  # as mmm_posterior's
-    _, summaries = fit_converging(_calibrated_fit(context, frame, tests, mmm_config, label), mmm_config,
+    policy = dataclasses.replace(gate, escalate=not config.allow_unconverged)  # as mmm_posterior's
+    _, summaries = fit_converging(_calibrated_fit(context, model_cache, frame, tests, mmm_config, label), mmm_config,
                                   policy, lambda message: context.log.warning(f"{label}: {message}"))
     problems = convergence_problems(summaries.diagnostics.iloc[0], gate)
     if problems and not config.allow_unconverged:
@@ -88,8 +90,9 @@ def _refit(context: dg.AssetExecutionContext, config: ReconcileRunConfig, week: 
     return Posterior.from_summaries(summaries)
 
 
-def _week(context: dg.AssetExecutionContext, config: ReconcileRunConfig, warehouse: WarehouseResource, week: str,
-          view: PartitionView, inputs: dict[str, pd.DataFrame], window_weeks: int) -> Stored:
+def _week(context: dg.AssetExecutionContext, config: ReconcileRunConfig, warehouse: WarehouseResource,
+          model_cache: ModelCompileCache, week: str, view: PartitionView, inputs: dict[str, pd.DataFrame],
+          window_weeks: int) -> Stored:
     diagnostics = view.table("diagnostics").iloc[0]
     gate = stored_thresholds(diagnostics)  # what mmm_posterior held it to, for it and its refit
     problems = convergence_problems(diagnostics, gate)
@@ -117,7 +120,7 @@ def _week(context: dg.AssetExecutionContext, config: ReconcileRunConfig, warehou
         if stored is not None:
             context.log.info(f"reconciled_lift[{week}]: the calibrated refit's inputs are unchanged: reusing it")
             return stored
-        return _refit(context, config, week, tests, frame_of, refit_config, gate)
+        return _refit(context, config, model_cache, week, tests, frame_of, refit_config, gate)
 
     result = reconcile(posterior, tests, window["validated_spend"], window["validated_attribution"],
                        config.reconcile_config(), refit=refit)
@@ -172,14 +175,15 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
         io_manager_key="warehouse_io_manager",
     )
     def reconciled_lift(context: dg.AssetExecutionContext, config: ReconcileRunConfig, warehouse: WarehouseResource,
-                        mmm_posterior, validated_tests: pd.DataFrame, validated_spend: pd.DataFrame,
+                        model_cache: dg.ResourceParam[ModelCompileCache], mmm_posterior,
+                        validated_tests: pd.DataFrame, validated_spend: pd.DataFrame,
                         validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame,
                         validated_attribution: pd.DataFrame):
         views = mmm_posterior if isinstance(mmm_posterior, dict) else {context.partition_keys[0]: mmm_posterior}
         inputs = {"validated_tests": validated_tests, "validated_spend": validated_spend,
                   "validated_outcomes": validated_outcomes, "validated_controls": validated_controls,
                   "validated_attribution": validated_attribution}
-        values = {week: _week(context, config, warehouse, week, views[week], inputs, window_weeks)
+        values = {week: _week(context, config, warehouse, model_cache, week, views[week], inputs, window_weeks)
                   for week in context.partition_keys}
         last_week = next(reversed(values))
         last = values[last_week].tables

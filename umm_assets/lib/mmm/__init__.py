@@ -9,6 +9,8 @@ Pure domain code: never imports dagster, fastapi or dash. One module per concept
   (:func:`~.calibration.lift_tests_to_calibration`).
 - :mod:`.fit` — sampling with compile reuse, progress, holdout, save/load
   (:class:`~.fit.MMMFitter`).
+- :mod:`.policy` — when a fit has converged, its one longer retry, the saturation kept
+  (:func:`~.policy.fit_converging`, :func:`~.policy.loo_comparison`).
 - :mod:`.summaries` — the tidy tables (:func:`~.summaries.summarize`).
 - :mod:`.response` — numpy response curves and window lifts from stored draws
   (:class:`~.response.ResponseModel`).

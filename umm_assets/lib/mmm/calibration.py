@@ -74,78 +74,97 @@ def lift_tests_to_calibration(
     rows: list[dict[str, Any]] = []
     spend_geo = frame.spend_wide(by_geo=True) if frame.is_geo else frame.spend_wide()
     for i, t in tests.reset_index(drop=True).iterrows():
-        label = t.get("test_id", i)
-        channel = str(t["channel"])
-        if channel not in frame.channels:
-            notes.append(f"test {label}: channel {channel!r} not in the model; skipped")
-            continue
-        start, end = pd.Timestamp(t["start_date"]), pd.Timestamp(t["end_date"])
-        days = (end - start).days + 1
-        if days <= 0:
-            notes.append(f"test {label}: end before start; skipped")
-            continue
-        n_weeks = days / 7.0
-        sd_total = _row_lift_sd(t)
-        test_spend = float(t["spend"]) if pd.notna(t.get("spend", np.nan)) else None
-        geo = t.get("geo", None)
-        geo = None if geo is None or pd.isna(geo) or geo == NATIONAL else str(geo)
-        weights = shares_inside(frame.weeks, start, end)
-
-        if frame.is_geo and geo is None:
-            per_geo = {
-                g: float((spend_geo.xs(g, level=GEO)[channel] * weights).sum()) / n_weeks
-                for g in frame.geos
-            }
-            total = sum(per_geo.values())
-            if total <= 0:
-                notes.append(f"test {label}: {channel!r} has no spend in the window; skipped")
-                continue
-            f = min(test_spend / n_weeks / total, 1.0) if test_spend else 1.0
-            G = len(frame.geos)
-            for g, s in per_geo.items():
-                share = s / total
-                if s <= 0:
-                    continue
-                rows.append(
-                    _row(
-                        channel,
-                        g,
-                        s,
-                        t["lift"] * share / n_weeks / f,
-                        sd_total * share * np.sqrt(G) / n_weeks / f,
-                    )
-                )
-            continue
-        if frame.is_geo:
-            if geo not in frame.geos:
-                notes.append(f"test {label}: geo {geo!r} not in the model; skipped")
-                continue
-            unit = float((spend_geo.xs(geo, level=GEO)[channel] * weights).sum()) / n_weeks
-        else:
-            if geo is not None and test_spend is None:
-                notes.append(f"test {label}: geo test on a national model needs 'spend'; skipped")
-                continue
-            unit = float((spend_geo[channel] * weights).sum()) / n_weeks
-        if unit <= 0:
-            if test_spend is None:
-                notes.append(f"test {label}: {channel!r} has no spend in the window; skipped")
-                continue
-            unit = test_spend / n_weeks
-        f = min(test_spend / n_weeks / unit, 1.0) if test_spend else 1.0
-        rows.append(
-            _row(
-                channel,
-                geo if frame.is_geo else None,
-                unit,
-                float(t["lift"]) / n_weeks / f,
-                sd_total / n_weeks / f,
-            )
-        )
+        try:
+            test = _LiftTest.of(t, frame)
+            if frame.is_geo and test.geo is None:
+                rows += _geo_split_rows(test, frame, spend_geo)
+            else:
+                rows.append(_unit_row(test, frame, spend_geo))
+        except _Skipped as why:
+            notes.append(f"test {t.get('test_id', i)}: {why}; skipped")
     cols = ["channel", *([GEO] if frame.is_geo else []), "x", "delta_x", "delta_y", "sigma"]
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=cols), notes
     return df[cols], notes
+
+
+class _Skipped(Exception):
+    """A test the calibration leaves out; the message says why."""
+
+
+@dataclass(frozen=True)
+class _LiftTest:
+    """One test as the mapping of :func:`lift_tests_to_calibration` reads it."""
+
+    channel: str
+    geo: str | None  # None: national
+    n_weeks: float  # the test's days / 7
+    weights: np.ndarray  # the share of each model week inside the test
+    lift: Any
+    sd: float  # of the lift
+    spend: float | None  # in the test cells over the test
+
+    @classmethod
+    def of(cls, t: pd.Series, frame: ModelFrame) -> _LiftTest:
+        channel = str(t["channel"])
+        if channel not in frame.channels:
+            raise _Skipped(f"channel {channel!r} not in the model")
+        start, end = pd.Timestamp(t["start_date"]), pd.Timestamp(t["end_date"])
+        days = (end - start).days + 1
+        if days <= 0:
+            raise _Skipped("end before start")
+        sd = _row_lift_sd(t)
+        spend = float(t["spend"]) if pd.notna(t.get("spend", np.nan)) else None
+        geo = t.get("geo", None)
+        geo = None if geo is None or pd.isna(geo) or geo == NATIONAL else str(geo)
+        return cls(channel, geo, days / 7.0, shares_inside(frame.weeks, start, end), t["lift"], sd, spend)
+
+    def weekly_spend(self, unit_spend: pd.DataFrame) -> float:
+        """The channel's weekly spend in a model unit (weekly rows, a column per channel) over the test."""
+        return float((unit_spend[self.channel] * self.weights).sum()) / self.n_weeks
+
+    def cells_share(self, unit: float) -> float:
+        """``f``: the share of the unit's weekly spend ``unit`` that was in the test cells."""
+        return min(self.spend / self.n_weeks / unit, 1.0) if self.spend else 1.0
+
+
+def _geo_split_rows(test: _LiftTest, frame: ModelFrame, spend_geo: pd.DataFrame) -> list[dict[str, Any]]:
+    """A national test on a geo model: a row per geo with spend, by its share of the channel's spend."""
+    per_geo = {g: test.weekly_spend(spend_geo.xs(g, level=GEO)) for g in frame.geos}
+    total = sum(per_geo.values())
+    if total <= 0:
+        raise _Skipped(f"{test.channel!r} has no spend in the window")
+    f = test.cells_share(total)
+    G = len(frame.geos)
+    rows = []
+    for g, s in per_geo.items():
+        share = s / total
+        if s <= 0:
+            continue
+        # sigma × √G: the G rows together carry the test's information about an effect common to the geos
+        rows.append(_row(test.channel, g, s, test.lift * share / test.n_weeks / f,
+                         test.sd * share * np.sqrt(G) / test.n_weeks / f))
+    return rows
+
+
+def _unit_row(test: _LiftTest, frame: ModelFrame, spend_geo: pd.DataFrame) -> dict[str, Any]:
+    """A test of one model unit: the national model, or one geo of a geo model."""
+    if frame.is_geo:
+        if test.geo not in frame.geos:
+            raise _Skipped(f"geo {test.geo!r} not in the model")
+        unit = test.weekly_spend(spend_geo.xs(test.geo, level=GEO))
+    else:
+        if test.geo is not None and test.spend is None:
+            raise _Skipped("geo test on a national model needs 'spend'")
+        unit = test.weekly_spend(spend_geo)
+    if unit <= 0:
+        if test.spend is None:
+            raise _Skipped(f"{test.channel!r} has no spend in the window")
+        unit = test.spend / test.n_weeks
+    f = test.cells_share(unit)
+    return _row(test.channel, test.geo if frame.is_geo else None, unit, float(test.lift) / test.n_weeks / f,
+                test.sd / test.n_weeks / f)
 
 
 def _row(channel: str, geo: str | None, unit: float, dy: float, sigma: float) -> dict:

@@ -198,6 +198,15 @@ def build_model_frame(
         a channel name clashing with a reserved column name.
     """
     warns: list[str] = []
+    out, sp = _long_inputs(spend, outcomes, target)
+    weeks = _window(out, sp, end_week, window_weeks, min_weeks)
+    out, sp, geos = _geos(out[out["week"].isin(weeks)], sp[sp["week"].isin(weeks)], len(weeks), warns)
+    channels = _channels(sp, target, warns)
+    return _wide_frame(out, sp, controls, weeks, geos, channels, target, warns)
+
+
+def _long_inputs(spend: pd.DataFrame, outcomes: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outcomes (week, geo, y) and spend (week, geo, channel, spend) with normalized weeks and geo labels."""
     for name, df, cols in (
         ("spend", spend, ("week", "channel", "spend")),
         ("outcomes", outcomes, ("week", target)),
@@ -222,11 +231,19 @@ def build_model_frame(
             "spend": spend["spend"].astype(float).fillna(0.0),
         }
     )
+    return out, sp
 
-    # ---- window -----------------------------------------------------------------
+
+def _window(
+    out: pd.DataFrame,
+    sp: pd.DataFrame,
+    end_week: pd.Timestamp | str | None,
+    window_weeks: int,
+    min_weeks: int,
+) -> pd.DatetimeIndex:
+    """The trailing ``window_weeks`` weeks of outcomes ending at ``end_week``, refused if they have gaps."""
     end = pd.Timestamp(end_week).normalize() if end_week is not None else out["week"].max()
-    out = out[out["week"] <= end]
-    all_weeks = pd.DatetimeIndex(sorted(out["week"].unique()))
+    all_weeks = pd.DatetimeIndex(sorted(out.loc[out["week"] <= end, "week"].unique()))
     if len(all_weeks) == 0:
         raise InsufficientHistory(f"no outcome weeks on or before {end.date()}")
     weeks = all_weeks[-window_weeks:]
@@ -250,51 +267,61 @@ def build_model_frame(
             f"the MMM needs at least {min_weeks} weeks of outcomes; the window ending "
             f"{end.date()} has {len(weeks)} ({weeks[0].date()} … {weeks[-1].date()})"
         )
-    out = out[out["week"].isin(weeks)]
-    sp = sp[sp["week"].isin(weeks)]
+    return weeks
 
-    # ---- geo decision -----------------------------------------------------------
+
+def _geos(
+    out: pd.DataFrame, sp: pd.DataFrame, n_weeks: int, warns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
+    """The model's geos (``(NATIONAL,)`` for a national model) and the outcomes and spend of those geos."""
+    sp, geo_model = _geo_decision(out, sp, warns)
+    if geo_model:
+        out, sp = _drop_partial_geos(out, sp, n_weeks, warns)
+        geos = tuple(sorted(out[GEO].unique()))
+        if len(geos) >= 2:
+            return out, sp, geos
+        warns.append("fewer than 2 complete geos left: national model")
+    return out.assign(**{GEO: NATIONAL}), sp.assign(**{GEO: NATIONAL}), (NATIONAL,)
+
+
+def _geo_decision(out: pd.DataFrame, sp: pd.DataFrame, warns: list[str]) -> tuple[pd.DataFrame, bool]:
+    """Whether the model has a geo dimension, and the spend of its geos."""
     out_geos = sorted(out[GEO].unique())
     sp_geos = sorted(sp[GEO].unique())
-    geo_model = False
-    if len(out_geos) > 1:
-        if set(sp_geos) & set(out_geos):
-            geo_model = True
-            if extra := sorted(set(sp_geos) - set(out_geos)):
-                warns.append(f"spend rows of geos without outcomes ignored: {extra}")
-                sp = sp[sp[GEO].isin(out_geos)]
-            if no_spend := sorted(set(out_geos) - set(sp_geos)):
-                warns.append(
-                    f"geos with outcomes but no spend rows (zero spend assumed): {no_spend}"
-                )
-        else:
-            warns.append(
-                f"outcomes have {len(out_geos)} geos but spend is not given per geo "
-                f"({sp_geos}); outcomes summed to national"
-            )
-    elif len(sp_geos) > 1:
-        warns.append(f"spend given for {len(sp_geos)} geos, outcomes national: spend summed")
+    if len(out_geos) <= 1:
+        if len(sp_geos) > 1:
+            warns.append(f"spend given for {len(sp_geos)} geos, outcomes national: spend summed")
+        return sp, False
+    if not set(sp_geos) & set(out_geos):
+        warns.append(
+            f"outcomes have {len(out_geos)} geos but spend is not given per geo "
+            f"({sp_geos}); outcomes summed to national"
+        )
+        return sp, False
+    if extra := sorted(set(sp_geos) - set(out_geos)):
+        warns.append(f"spend rows of geos without outcomes ignored: {extra}")
+        sp = sp[sp[GEO].isin(out_geos)]
+    if no_spend := sorted(set(out_geos) - set(sp_geos)):
+        warns.append(
+            f"geos with outcomes but no spend rows (zero spend assumed): {no_spend}"
+        )
+    return sp, True
 
-    if geo_model:
-        counts = out.groupby(GEO)["week"].nunique()
-        partial = sorted(counts[counts < len(weeks)].index)
-        if partial:
-            warns.append(f"geos dropped for missing outcome weeks in the window: {partial}")
-            out = out[~out[GEO].isin(partial)]
-            sp = sp[~sp[GEO].isin(partial)]
-        geos = tuple(sorted(out[GEO].unique()))
-        if len(geos) < 2:
-            geo_model = False
-            warns.append("fewer than 2 complete geos left: national model")
-    if not geo_model:
-        out = out.assign(**{GEO: NATIONAL})
-        sp = sp.assign(**{GEO: NATIONAL})
-        geos = (NATIONAL,)
 
-    y_long = out.groupby(["week", GEO], as_index=False)["y"].sum()
-    index = pd.MultiIndex.from_product([weeks, list(geos)], names=["week", GEO])
+def _drop_partial_geos(
+    out: pd.DataFrame, sp: pd.DataFrame, n_weeks: int, warns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    counts = out.groupby(GEO)["week"].nunique()
+    partial = sorted(counts[counts < n_weeks].index)
+    if partial:
+        warns.append(f"geos dropped for missing outcome weeks in the window: {partial}")
+        out = out[~out[GEO].isin(partial)]
+        sp = sp[~sp[GEO].isin(partial)]
+    return out, sp
 
-    # ---- channels ---------------------------------------------------------------
+
+def _channels(sp: pd.DataFrame, target: str, warns: list[str]) -> list[str]:
+    """The channels with spend in the window, sorted."""
     totals = sp.groupby("channel")["spend"].sum()
     channels = sorted(totals.index)
     if zero := [c for c in channels if totals[c] <= 0]:
@@ -304,6 +331,23 @@ def build_model_frame(
         raise FrameError("no channel has spend in the window")
     if clash := sorted(set(channels) & (_RESERVED | {target})):
         raise FrameError(f"channel names clash with reserved column names: {clash}")
+    return channels
+
+
+def _wide_frame(
+    out: pd.DataFrame,
+    sp: pd.DataFrame,
+    controls: pd.DataFrame | None,
+    weeks: pd.DatetimeIndex,
+    geos: tuple[str, ...],
+    channels: list[str],
+    target: str,
+    warns: list[str],
+) -> ModelFrame:
+    """One row per week (and geo): the channels' spend, the target and the kept controls."""
+    geo_model = len(geos) > 1  # a national model's one geo is NATIONAL
+    y_long = out.groupby(["week", GEO], as_index=False)["y"].sum()
+    index = pd.MultiIndex.from_product([weeks, list(geos)], names=["week", GEO])
     wide = (
         sp[sp["channel"].isin(channels)]
         .pivot_table(index=["week", GEO], columns="channel", values="spend", aggfunc="sum")
@@ -311,8 +355,6 @@ def build_model_frame(
         .reindex(columns=channels)
         .fillna(0.0)
     )
-
-    # ---- controls ---------------------------------------------------------------
     ctrl_wide, ctrl_names, scaling = _controls(controls, weeks, geos, set(channels), warns)
 
     frame = wide.join(y_long.set_index(["week", GEO])["y"])

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .fit import FitResult
-from .frame import GEO, NATIONAL
+from .frame import GEO, NATIONAL, ModelFrame
 from .response import ADSTOCK_PARAMS, Q_HI, Q_LO, SATURATION_PARAMS, ResponseModel, geo_shares_array
 from umm_assets.lib.weeks import CURRENT_WEEKS
 
@@ -298,83 +298,14 @@ def parameters_table(result: FitResult) -> pd.DataFrame:
 def spec_and_draws(result: FitResult, keep: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame]:
     """``spec`` dict and the long ``parameter_draws`` table (thinned to ``keep``)."""
     frame, mmm, cfg = result.frame, result.mmm, result.config
-    post = _posterior(result)
-    ts, cs = _scales(result)
+    _require_response_form(mmm)
     geos = list(frame.geos) if frame.is_geo else [NATIONAL]
     channels = list(frame.channels)
-    if getattr(mmm.adstock.mode, "name", str(mmm.adstock.mode)) != "After":
-        raise ValueError("response summaries assume ConvMode.After adstock")
-    if not mmm.adstock_first:
-        raise ValueError("response summaries assume adstock before saturation")
-    names = ADSTOCK_PARAMS[cfg.adstock.value] + SATURATION_PARAMS[cfg.saturation.value]
-    rows = []
-    k = len(keep)
-    for name in names:
-        da = _stack(post[name])
-        if GEO not in da.dims:
-            da = (
-                da.expand_dims({GEO: geos}, axis=1)
-                if frame.is_geo
-                else da.expand_dims({GEO: [NATIONAL]}, axis=1)
-            )
-        da = da.transpose("sample", GEO, "channel").sel(channel=channels, **{GEO: geos})
-        vals = da.values[keep]  # (k, G, C)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "draw": np.repeat(np.arange(k), len(geos) * len(channels)),
-                    "channel": np.tile(channels, k * len(geos)),
-                    "geo": np.tile(np.repeat(geos, len(channels)), k),
-                    "name": name,
-                    "value": vals.reshape(-1),
-                }
-            )
-        )
-    cs_g = cs.expand_dims({GEO: geos}) if GEO not in cs.dims else cs
-    cs_g = cs_g.transpose(GEO, "channel").sel(channel=channels, **{GEO: geos})
-    ts_g = ts.expand_dims({GEO: geos}) if GEO not in ts.dims else ts.sel({GEO: geos})
-    channel_scale = {
-        g: {c: float(cs_g.sel({GEO: g, "channel": c})) for c in channels} for g in geos
-    }
-    target_scale = {g: float(ts_g.sel({GEO: g})) for g in geos}
-    for g in geos:
-        rows.append(
-            pd.DataFrame(
-                {
-                    "draw": np.repeat(np.arange(k), len(channels)),
-                    "channel": np.tile(channels, k),
-                    "geo": g,
-                    "name": "channel_scale",
-                    "value": np.tile([channel_scale[g][c] for c in channels], k),
-                }
-            )
-        )
-        rows.append(
-            pd.DataFrame(
-                {
-                    "draw": np.arange(k),
-                    "channel": "",
-                    "geo": g,
-                    "name": "target_scale",
-                    "value": target_scale[g],
-                }
-            )
-        )
-    spend_geo = frame.spend_wide(by_geo=True)
-    recent = frame.weeks[-CURRENT_WEEKS:]
+    channel_scale, target_scale = _scales_by_geo(result, geos, channels)
+    rows = [*_curve_parameter_draws(result, keep, geos, channels),
+            *_scale_draws(channel_scale, target_scale, geos, channels, len(keep))]
     national = frame.spend_wide()
-    current = national.loc[national.index.isin(recent)].mean()
-    if frame.is_geo:
-        rec = spend_geo[spend_geo.index.get_level_values(0).isin(recent)].groupby(level=GEO).sum()
-        full = spend_geo.groupby(level=GEO).sum()
-        shares = {}
-        for c in channels:
-            col = rec[c] if rec[c].sum() > 0 else full[c]
-            tot = col.sum()
-            for g in geos:
-                shares.setdefault(g, {})[c] = float(col[g] / tot) if tot > 0 else 1 / len(geos)
-    else:
-        shares = {NATIONAL: {c: 1.0 for c in channels}}
+    current = national.loc[national.index.isin(frame.weeks[-CURRENT_WEEKS:])].mean()
     spec = {
         "version": 1,
         "adstock": cfg.adstock.value,
@@ -387,15 +318,114 @@ def spec_and_draws(result: FitResult, keep: np.ndarray) -> tuple[dict[str, Any],
         "geos": geos,
         "channel_scale": channel_scale,
         "target_scale": target_scale,
-        "geo_shares": shares,
+        "geo_shares": _geo_shares(frame, geos, channels),
         "current_spend": {c: float(current[c]) for c in channels},
         "max_weekly_spend": {c: float(national[c].max()) for c in channels},
         "window_start": str(frame.window_start.date()),
         "window_end": str(frame.window_end.date()),
-        "n_draws": int(k),
+        "n_draws": int(len(keep)),
         "model_config": cfg.to_dict(),  # what a calibrated refit must fit again
     }
     return spec, pd.concat(rows, ignore_index=True)
+
+
+def _require_response_form(mmm) -> None:
+    """The stored curves are evaluated by :class:`~.response.ResponseModel`, which implements this form only."""
+    if getattr(mmm.adstock.mode, "name", str(mmm.adstock.mode)) != "After":
+        raise ValueError("response summaries assume ConvMode.After adstock")
+    if not mmm.adstock_first:
+        raise ValueError("response summaries assume adstock before saturation")
+
+
+def _curve_parameter_draws(result: FitResult, keep: np.ndarray, geos: list[str],
+                           channels: list[str]) -> list[pd.DataFrame]:
+    """The adstock and saturation parameters of the kept draws per geo and channel (one shared by the geos
+    repeated for each)."""
+    cfg = result.config
+    post = _posterior(result)
+    k = len(keep)
+    parts = []
+    for name in ADSTOCK_PARAMS[cfg.adstock.value] + SATURATION_PARAMS[cfg.saturation.value]:
+        da = _stack(post[name])
+        if GEO not in da.dims:
+            da = da.expand_dims({GEO: geos}, axis=1)
+        da = da.transpose("sample", GEO, "channel").sel(channel=channels, **{GEO: geos})
+        vals = da.values[keep]  # (k, G, C)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "draw": np.repeat(np.arange(k), len(geos) * len(channels)),
+                    "channel": np.tile(channels, k * len(geos)),
+                    "geo": np.tile(np.repeat(geos, len(channels)), k),
+                    "name": name,
+                    "value": vals.reshape(-1),
+                }
+            )
+        )
+    return parts
+
+
+def _scales_by_geo(result: FitResult, geos: list[str],
+                   channels: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The model's channel scales ``{geo: {channel: scale}}`` and target scales ``{geo: scale}`` (one shared by
+    the geos repeated for each)."""
+    ts, cs = _scales(result)
+    cs_g = cs.expand_dims({GEO: geos}) if GEO not in cs.dims else cs
+    cs_g = cs_g.transpose(GEO, "channel").sel(channel=channels, **{GEO: geos})
+    ts_g = ts.expand_dims({GEO: geos}) if GEO not in ts.dims else ts.sel({GEO: geos})
+    channel_scale = {
+        g: {c: float(cs_g.sel({GEO: g, "channel": c})) for c in channels} for g in geos
+    }
+    target_scale = {g: float(ts_g.sel({GEO: g})) for g in geos}
+    return channel_scale, target_scale
+
+
+def _scale_draws(channel_scale: dict[str, dict[str, float]], target_scale: dict[str, float], geos: list[str],
+                 channels: list[str], k: int) -> list[pd.DataFrame]:
+    """The scales as rows of every draw, so that one draw's rows describe its curves in money."""
+    parts = []
+    for g in geos:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "draw": np.repeat(np.arange(k), len(channels)),
+                    "channel": np.tile(channels, k),
+                    "geo": g,
+                    "name": "channel_scale",
+                    "value": np.tile([channel_scale[g][c] for c in channels], k),
+                }
+            )
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "draw": np.arange(k),
+                    "channel": "",
+                    "geo": g,
+                    "name": "target_scale",
+                    "value": target_scale[g],
+                }
+            )
+        )
+    return parts
+
+
+def _geo_shares(frame: ModelFrame, geos: list[str], channels: list[str]) -> dict[str, dict[str, float]]:
+    """Each geo's share of each channel's spend in the last ``CURRENT_WEEKS`` weeks (the whole window for a
+    channel without spend in them; equal shares for one without any): how a national plan is split over geos."""
+    if not frame.is_geo:
+        return {NATIONAL: {c: 1.0 for c in channels}}
+    spend_geo = frame.spend_wide(by_geo=True)
+    recent = frame.weeks[-CURRENT_WEEKS:]
+    rec = spend_geo[spend_geo.index.get_level_values(0).isin(recent)].groupby(level=GEO).sum()
+    full = spend_geo.groupby(level=GEO).sum()
+    shares = {}
+    for c in channels:
+        col = rec[c] if rec[c].sum() > 0 else full[c]
+        tot = col.sum()
+        for g in geos:
+            shares.setdefault(g, {})[c] = float(col[g] / tot) if tot > 0 else 1 / len(geos)
+    return shares
 
 
 def response_curves_table(parameter_draws: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
