@@ -12,8 +12,8 @@ assets stored is scored against the world's truth:
 
 The worlds: ``umm demo`` seed 7 (Hill curves, geometric carryover, three tests, the world where an
 expected-revenue plan over-moves into a barely identified curve) and one world of the second family
-(:mod:`umm_assets.lib.market`: structure drawn per seed, an unobserved demand confounder). More seeds of
-both are measured outside CI: each world costs 5-9 minutes here.
+(:mod:`umm_assets.lib.market`: structure drawn per seed, an unobserved demand confounder). Each world
+costs 5-9 minutes here, so CI has these two; other seeds are not yet measured through the platform.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ of this floor on the same world and noise draw.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +109,7 @@ def market_design(world: market.MarketWorld, tested: Iterable[str] | None = None
     baseline = np.column_stack([np.ones(len(world.weeks)), world.baseline, world.demand])
 
     def curve(channel: market.Channel) -> Curve:
-        return lambda spend: channel.curve(np.convolve(spend, channel.kernel)[: len(spend)])
+        return dataclasses.replace(channel, beta=1.0).contribution
 
     tests = world.tests if tested is None else world.tests[world.tests["channel"].isin(set(tested))]
     return Design(world.weeks, world.window_weeks, baseline, world.spend, {c.name: curve(c) for c in world.channels},
