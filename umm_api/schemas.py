@@ -281,6 +281,12 @@ class CurrentRecommended(Model):
     recommended: Number
 
 
+class MeasuredSpend(Model):
+    p05: Number = Field(description="5th percentile of the weekly spend in the model's window")
+    p95: Number = Field(description="95th percentile of the weekly spend in the model's window")
+    tested: Number = Field(None, description="the highest weekly spend a test of the channel ran at (null: untested)")
+
+
 class AllocationChannel(Model):
     channel: str
     current: Number = Field(description="current weekly spend")
@@ -289,6 +295,13 @@ class AllocationChannel(Model):
     bounds: Bounds
     locked: bool
     hold_reason: str = Field("", description="non-empty: held at its current spend by the reconciliation's guard rail")
+    measured_spend: MeasuredSpend | None = Field(
+        None, description="the weekly spend levels the evidence measured the channel's curve at (absent for a plan "
+                          "stored before they were recorded)")
+    support: str = Field("unknown", description="'within data', 'above data' or 'below data': whether the "
+                                                "recommended spend leaves the measured levels (its return is then "
+                                                "extrapolated), or 'unknown'")
+    support_note: str = Field("", description="non-empty when support is above or below data: the numbers, in words")
     marginal_roas: CurrentRecommended
     expected_revenue: CurrentRecommended
 

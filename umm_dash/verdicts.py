@@ -89,6 +89,9 @@ def allocation(summary: Mapping, frame: pd.DataFrame) -> list[Verdict]:
                            f"{total:,.2f} vs budget {budget:,.2f}."))
     if str(summary.get("decision", "") or "") == "kept_current":
         out.append(Verdict("info", "Current split kept", str(summary.get("decision_reason", "") or "")))
+    notes = frame[frame["support_note"].fillna("") != ""] if "support_note" in frame else frame.iloc[:0]
+    out.extend(Verdict("warn", f"{row.channel}: a spend level nothing measured", row.support_note)
+               for row in notes.itertuples())
     return out
 
 

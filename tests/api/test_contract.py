@@ -202,6 +202,22 @@ def test_allocation_recommends_a_split_of_the_weekly_budget(viewer, model_world)
     assert body["decision"] in ("recommended", "kept_current")
     assert revenue["uplift_under_mmm"]["mean"] >= -1e-6 and revenue["uplift"]["mean"] >= -1e-6
     assert all(row["hold_reason"] == "" or row["locked"] for row in body["channels"])
+    check_support(body["channels"], model_world)
+
+
+def check_support(rows: list[dict], world) -> None:
+    """Each channel's measured weekly spend levels, and a flag exactly when the plan moves it past them."""
+    tested = {t["channel"] for t in world.truth["tests"]}
+    for row in rows:
+        measured = row["measured_spend"]
+        assert 0 <= measured["p05"] <= measured["p95"], row
+        assert (measured["tested"] is not None) <= (row["channel"] in tested)
+        levels = [v for v in measured.values() if v is not None]
+        moved_above = row["recommended"] > max(levels) and row["recommended"] > row["current"]
+        moved_below = row["recommended"] < min(levels) and row["recommended"] < row["current"]
+        expected = "above data" if moved_above else "below data" if moved_below else "within data"
+        assert row["support"] == expected, row
+        assert bool(row["support_note"]) == (expected != "within data")
 
 
 def test_diagnostics_report_convergence_fit_and_coverage(viewer, model_world):
@@ -227,6 +243,7 @@ def test_scenario_solves_a_custom_budget_from_the_stored_partition(client, keys,
     assert row["locked"] and row["recommended"] == pytest.approx(row["current"])
     assert body["scenario"]["budget"] == budget and body["lineage"] == stored["lineage"]
     check_interval(body["expected_revenue"]["uplift"])
+    check_support(body["channels"], model_world)
 
 
 def test_repeated_gets_are_conditional_on_the_etag(viewer, model_world):

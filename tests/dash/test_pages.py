@@ -84,6 +84,19 @@ def test_the_week_selector_writes_the_chosen_week_into_the_url(request_context, 
     assert value == older and [o["value"] for o in options] == [newest, older]
 
 
+def test_the_planner_says_where_a_move_leaves_the_measured_spend_and_health_names_the_shape_kept(
+        request_context, pages, api_world):
+    allocation = current().tables("allocation", api_world.newest, "allocation")["allocation"]
+    text = rendered(pages.planner.layout(week=api_world.newest))
+    assert "\"evidence\"" in text
+    assert all(json.dumps(v)[1:-1] in text for v in allocation["support"])
+    for note in allocation.loc[allocation["support_note"] != "", "support_note"]:
+        assert json.dumps(note)[1:-1] in text  # a warning banner per flagged channel, with its numbers
+    diagnostics = current().tables("mmm_posterior", api_world.newest, "diagnostics")["diagnostics"].iloc[0]
+    health = rendered(pages.health.layout(week=api_world.newest))
+    assert f"Saturation kept: {diagnostics['saturation']}; carry-over: {diagnostics['adstock']}" in health
+
+
 def test_a_scenario_sums_to_its_budget_and_keeps_a_locked_channel(request_context, pages, api_world):
     allocation = current().tables("allocation", api_world.newest, "allocation")["allocation"].set_index("channel")
     budget = float(allocation["current"].sum()) * 1.1

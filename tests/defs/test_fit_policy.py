@@ -20,6 +20,22 @@ def test_the_run_configuration_sets_the_policy_and_chooses_the_saturation_by_def
     assert lenient.policy() == ConvergencePolicy(1.05, 100.0, 3, escalate=False)
 
 
+def test_by_default_delayed_carry_over_is_fitted_once_with_the_saturation_kept():
+    config = MMMRunConfig()
+    assert (config.saturation, config.adstock) == ("auto", "auto")
+    first = config.candidates(156)
+    assert [(c.saturation.value, c.adstock.value) for c in first] == [("logistic", "geometric"), ("hill", "geometric")]
+    delayed = config.carry_over_candidate(first[1])
+    assert (delayed.saturation.value, delayed.adstock.value) == ("hill", "delayed")
+    assert delayed.replace(adstock=first[1].adstock) == first[1]  # the same model otherwise
+    assert [config.label(c) for c in (*first, delayed)] == ["logistic geometric", "hill geometric", "hill delayed"]
+    # a carry-over given is the only one fitted
+    geometric = MMMRunConfig(adstock="geometric")
+    assert {c.adstock.value for c in geometric.candidates(156)} == {"geometric"}
+    assert geometric.carry_over_candidate(first[1]) is None and geometric.label(first[1]) == "hill"
+    assert MMMRunConfig(saturation="hill", adstock="delayed").label(delayed) == ""
+
+
 def test_the_checks_hold_each_week_to_the_runs_thresholds():
     weeks = {"2024-06-03": pd.Series({"rhat_max": 1.02, "ess_bulk_min": 900.0, "ess_tail_min": 900.0,
                                       "divergences": 0, "holdout_mape": 0.05}),

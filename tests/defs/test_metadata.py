@@ -50,10 +50,10 @@ def test_figures_are_inline_entries_and_none_is_left_out():
 
 
 def test_each_model_asset_names_its_headline_figures():
-    assert model_assets.headline(ROAS, pd.Series({"rhat_max": 1.0}), None) == {
-        "blended_roas": 2.47, "roas_search": 3.11, "roas_tv": 0.92, "saturation": None}
-    comparison = pd.DataFrame({"saturation": ["logistic", "hill"], "chosen": [False, True]})
-    assert model_assets.headline(ROAS, pd.Series(dtype=float), comparison)["saturation"] == "hill"
+    assert model_assets.headline(ROAS, pd.Series({"rhat_max": 1.0})) == {
+        "blended_roas": 2.47, "roas_search": 3.11, "roas_tv": 0.92, "saturation": None, "adstock": None}
+    kept = model_assets.headline(ROAS, pd.Series({"saturation": "hill", "adstock": "delayed"}))
+    assert (kept["saturation"], kept["adstock"]) == ("hill", "delayed")
 
     reconciled = ROAS.rename(columns={"contribution_mean": "incremental_revenue_mean"})
     summary = pd.DataFrame([{"method": "calibrated_refit", "n_tests": 3, "held_channels": ""}])
@@ -65,7 +65,8 @@ def test_each_model_asset_names_its_headline_figures():
                       "uplift_upper": 25000.0, "expected_revenue_current": 1.0e6, "held_channels": "tv"})
     assert allocate_assets.headline(plan) == {
         "decision": "recommended", "budget": 250000, "uplift": 12346, "uplift_lower": -100, "uplift_upper": 25000,
-        "uplift_percent": 1.23, "held_channels": "tv"}
+        "uplift_percent": 1.23, "held_channels": "tv", "outside_data": None}
+    assert allocate_assets.headline({**plan, "outside_data": "display,tv"})["outside_data"] == "display,tv"
 
 
 @pytest.mark.parametrize(("environ", "url"), [

@@ -18,6 +18,7 @@ from umm_assets.defs.runs import failure_messages, materialize_range
 from umm_assets.defs.windows import require_complete
 from umm_assets.lib import allocate, demo
 from umm_assets.lib.mmm.fit import load_mmm
+from umm_assets.lib.mmm.policy import MORE_FLEXIBLE
 from umm_assets.lib.outputs import SCHEMAS
 from umm_assets.lib.settings import Settings
 from umm_assets.lib.storage import Stored, Warehouse
@@ -197,34 +198,47 @@ def _number(shown: str) -> float:
     return float(shown.replace(",", ""))
 
 
-def test_by_default_both_saturations_are_fitted_and_the_one_loo_prefers_is_kept_and_refitted(modelled):
+def test_by_default_the_response_shape_is_chosen_by_loo_and_the_kept_one_is_refitted(modelled):
+    """Saturation and adstock auto: logistic and Hill with geometric carry-over, then delayed carry-over
+    with the saturation kept; the fit kept is stored, shown and refitted."""
     platform, _ = modelled
     week = platform.weeks[-2]
-    defaults = {k: v for k, v in OP_CONFIG["mmm_posterior"].items() if k != "saturation"}  # the default: auto
+    defaults = {k: v for k, v in OP_CONFIG["mmm_posterior"].items() if k not in ("saturation", "adstock")}
     auto = {**OP_CONFIG, "mmm_posterior": {**defaults, "holdout_weeks": 0}}
     result = materialize_range(platform.defs, platform.instance, MODEL_CHAIN[:2], week, log_level="WARNING",
                                op_config=auto)
     assert result.success, failure_messages(result)
     event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "mmm_posterior")
-    comparison = _metadata_table(event.materialization.metadata["saturation_comparison"])
-    assert sorted(comparison["saturation"]) == ["hill", "logistic"]
-    table = comparison.set_index("saturation")
-    elpd = table["elpd_loo"].map(_number)
-    chosen = comparison.loc[comparison["chosen"] == "yes", "saturation"].item()
-    # both converge under the lenient test thresholds: logistic is kept only when LOO prefers it clearly
-    other = "logistic" if chosen == "hill" else "hill"
-    lead, se = elpd[other] - elpd[chosen], _number(table.at[other, "elpd_diff_se"])
-    assert lead == pytest.approx(_number(table.at[other, "elpd_diff"]), abs=0.05)
-    assert (lead <= se) if chosen == "hill" else (-lead > se)
+    comparison = _metadata_table(event.materialization.metadata["loo_comparison"])
+    rows = comparison.assign(elpd=comparison["elpd_loo"].map(_number), shape=comparison["saturation"] + " "
+                             + comparison["adstock"]).set_index("shape")
+    geometric, delayed = rows[rows["adstock"] == "geometric"], rows[rows["adstock"] == "delayed"]
+    assert sorted(geometric["saturation"]) == ["hill", "logistic"] and len(delayed) == 1
+    kept = rows[rows["chosen"] == "yes"].iloc[0]
+    # the kept fit is the best one, or one more flexible that trails it within the paired standard error
+    best = rows.loc[rows["elpd"].idxmax()]
+    if best.name != kept.name:
+        lead, se = best["elpd"] - kept["elpd"], _number(best["elpd_diff_se"])
+        assert lead == pytest.approx(_number(best["elpd_diff"]), abs=0.05) and lead <= se
+        assert flexibility(best) < flexibility(kept)
     diagnostics = platform.warehouse.read("mmm_posterior", week, "diagnostics").iloc[0]
-    assert diagnostics["saturation"] == chosen
-    assert diagnostics["elpd_loo"] == pytest.approx(elpd[chosen], rel=1e-4)  # as shown in the metadata
+    assert (diagnostics["saturation"], diagnostics["adstock"]) == (kept["saturation"], kept["adstock"])
+    assert diagnostics["elpd_loo"] == pytest.approx(kept["elpd"], rel=1e-4)  # as shown in the metadata
     assert np.isfinite(diagnostics["elpd_loo_se"]) and diagnostics["elpd_loo_se"] > 0
+    stored = platform.warehouse.read("mmm_posterior", week, "loo_comparison")
+    assert len(stored) == 3 and stored["chosen"].sum() == 1  # what the dashboard shows
+    assert stored.loc[stored["chosen"], "adstock"].item() == kept["adstock"]
     # the calibrated refit fits the model that was kept, not the default
     spec = json.loads(platform.warehouse.read("reconciled_lift", week, "spec")["spec_json"].iloc[0])
-    assert spec["model_config"]["saturation"] == chosen
+    assert (spec["model_config"]["saturation"], spec["model_config"]["adstock"]) == (kept["saturation"],
+                                                                                     kept["adstock"])
     names = set(platform.warehouse.read("reconciled_lift", week, "parameter_draws")["name"])
-    assert ("saturation_slope" in names) == (chosen == "hill")
+    assert ("saturation_slope" in names) == (kept["saturation"] == "hill")
+    assert ("adstock_theta" in names) == (kept["adstock"] == "delayed")
+
+
+def flexibility(row: pd.Series) -> int:
+    return sum(row[part] == family for part, family in MORE_FLEXIBLE.items())
 
 
 def test_reconciliation_holds_a_posterior_to_the_thresholds_its_fit_was_checked_against(modelled):
@@ -295,6 +309,37 @@ def test_a_held_channel_stays_at_its_current_spend_and_every_plan_is_held_to_the
     assert checks["not_worse_than_current_under_mmm"].passed
     event = next(iter(result.get_asset_materialization_events()))
     assert any("held" in record.data["hold_reason"] for record in event.materialization.metadata["allocation"].records)
+
+
+def test_a_move_to_a_spend_level_nothing_measured_is_flagged_in_the_table_check_and_metadata(modelled):
+    """A posterior whose window saw no spend at all (its measured levels rewritten to zero, no test levels):
+    every channel the plan raises goes where nothing measured its curve, and says so."""
+    platform, _ = modelled
+    week = platform.truth["last_week"]
+    warehouse = platform.warehouse
+    for asset, table, columns in (("mmm_posterior", "roas", ["weekly_spend_p05", "weekly_spend_p95"]),
+                                  ("reconciled_lift", "test_coverage", ["weekly_spend"])):
+        commit = warehouse.require(asset, week)
+        tables = {name: warehouse.read_commit(commit, name) for name in commit.tables}
+        tables[table][columns] = 0.0 if asset == "mmm_posterior" else np.nan
+        warehouse.write(asset, week, Stored(tables, upstream=commit.upstream), run_id="test",
+                        code_version=commit.code_version)
+    result = materialize_range(platform.defs, platform.instance, ["allocation"], week, log_level="WARNING",
+                               op_config=OP_CONFIG)
+    assert result.success, failure_messages(result)  # a warning, not a blocked plan
+    allocation = warehouse.read("allocation", week, "allocation").set_index("channel")
+    raised = sorted(allocation.index[allocation["recommended"] > allocation["current"] * (1 + 1e-9)])
+    assert raised, "the plan moves no channel"
+    assert sorted(allocation.index[allocation["support"] == "above data"]) == raised
+    assert (allocation.loc[raised, "support_note"].str.contains("above what was measured")).all()
+    summary = warehouse.read("allocation", week, "summary").iloc[0]
+    assert sorted(summary["outside_data"].split(",")) == raised
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "plan_within_measured_spend")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert all(channel in check.description for channel in raised)
+    event = next(iter(result.get_asset_materialization_events()))
+    shown = {r.data["channel"]: r.data["support"] for r in event.materialization.metadata["allocation"].records}
+    assert {c for c, v in shown.items() if v == "above data"} == set(raised)
 
 
 def test_a_week_that_failed_validation_stops_the_fit_with_the_reason(platform):

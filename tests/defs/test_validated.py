@@ -332,7 +332,8 @@ def test_definitions_graph_snapshot(platform):
                                "reconciled_lift:untested_within_mmm_interval",
                                "allocation:budget_sums_to_total", "allocation:bounds_respected",
                                "allocation:uplift_not_negative", "allocation:optimizer_converged",
-                               "allocation:not_worse_than_current_under_mmm"]
+                               "allocation:not_worse_than_current_under_mmm",
+                               "allocation:plan_within_measured_spend"]
                             + [f"{a}:freshness_check" for a in VALIDATED_WEEKLY + model])
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys) for k in
             graph.get_all_asset_keys()}

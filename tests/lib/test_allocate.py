@@ -9,38 +9,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import OptimizeResult
 
-from umm_assets.lib import allocate, demo
+from umm_assets.lib import allocate, support
 from umm_assets.lib.mmm.response import ResponseModel
-
-
-@pytest.fixture(scope="module")
-def truth(tmp_path_factory):
-    return demo.generate(tmp_path_factory.mktemp("world") / "raw", seed=3, weeks=80)
-
-
-@pytest.fixture(scope="module")
-def true_model(truth):
-    return demo.true_response_model(truth)
-
-
-@pytest.fixture(scope="module")
-def noisy_model(truth, true_model):
-    """200 posterior-like draws around the truth (15 % noise on the curve parameters)."""
-    rng = np.random.default_rng(0)
-    draws = []
-    for d in range(200):
-        for c in true_model.channels:
-            t = truth["channels"][c]
-            for name, value in (("adstock_alpha", t["alpha"]), ("saturation_slope", t["slope"]),
-                                ("saturation_kappa", t["half_saturation"]), ("saturation_beta", t["beta"])):
-                noise = 1.0 if name == "adstock_alpha" else rng.lognormal(0, 0.15)
-                draws.append({"draw": d, "channel": c, "geo": "national", "name": name, "value": value * noise})
-    return ResponseModel.from_draws(pd.DataFrame(draws), true_model.spec)
-
-
-@pytest.fixture(scope="module")
-def current(truth):
-    return {c: v["mean_weekly_spend_last_13_weeks"] for c, v in truth["channels"].items()}
 
 
 def revenue(model, spend: np.ndarray) -> float:
@@ -225,3 +195,18 @@ def test_scenarios_are_held_to_the_stored_mmm_and_report_held_channels(noisy_mod
     assert frame.loc["display", "hold_reason"] == "display (untested): held" and frame.loc["display", "locked"]
     assert (frame.drop(index="display")["hold_reason"] == "").all()
     assert frame["recommended"].sum() == pytest.approx(problem.budget * 1.1)
+
+
+def test_the_scenario_solver_carries_the_stored_ranges(noisy_model, current):
+    problem = allocate.build_problem(noisy_model.channels, current)
+    stored = allocate.allocate(noisy_model, problem)
+    low = {c: 0.5 * v for c, v in current.items()}
+    ranges = pd.DataFrame({"channel": list(current), "weekly_spend_p05": list(low.values()),
+                           "weekly_spend_p95": list(current.values())})
+    allocation = support.with_support(stored.allocation, support.measured_ranges(ranges, None))
+    tables = {"allocation": allocation, "summary": pd.DataFrame([stored.summary]),
+              "parameter_draws": draws_table(noisy_model),
+              "spec": pd.DataFrame({"spec_json": [json.dumps(noisy_model.spec)]})}
+    solved = allocate.solve_scenario(tables, problem.budget * 1.5).allocation.set_index("channel")
+    grown = solved["recommended"] > solved["current"] * 1.001  # 50 % more budget: past each current level
+    assert grown.any() and (solved.loc[grown, "support"] == support.ABOVE).all()

@@ -15,12 +15,20 @@ from umm_api.schemas import (
     CurrentRecommended,
     ExpectedRevenue,
     FrontierPoint,
+    MeasuredSpend,
     clean,
 )
 from umm_api.serving import check_channels, integer, interval, serve
 from umm_assets.lib.outputs import ALLOCATION
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
+
+
+def _measured(row: Mapping[str, Any]) -> MeasuredSpend | None:
+    if clean(row.get("weekly_spend_p05")) is None:  # a plan stored before the ranges were recorded
+        return None
+    return MeasuredSpend(p05=clean(row["weekly_spend_p05"]), p95=clean(row["weekly_spend_p95"]),
+                         tested=clean(row.get("tested_weekly_spend")))
 
 
 def _channel(row: Mapping[str, Any]) -> AllocationChannel:
@@ -33,6 +41,9 @@ def _channel(row: Mapping[str, Any]) -> AllocationChannel:
         bounds=Bounds(lower=clean(row["lower_bound"]), upper=clean(row["upper_bound"])),
         locked=bool(row["locked"]),
         hold_reason=str(row.get("hold_reason") or ""),
+        measured_spend=_measured(row),
+        support=str(row.get("support") or "unknown"),
+        support_note=str(row.get("support_note") or ""),
         marginal_roas=CurrentRecommended(current=clean(row["marginal_roas_current"]),
                                          recommended=clean(row["marginal_roas_recommended"])),
         expected_revenue=CurrentRecommended(current=clean(row["expected_revenue_current"]),

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from umm_assets.lib import support
 from umm_assets.lib.mmm.response import Q_HI, Q_LO, ResponseModel, geo_shares_array
 from umm_assets.lib.weeks import CURRENT_WEEKS
 
@@ -409,6 +410,7 @@ class ScenarioSolver:
                                for c, r in stored.iterrows() if not r.locked}
         self.default_locked = {c: float(r.lower_bound) for c, r in stored.iterrows() if r.locked}
         self.holds = stored["hold_reason"][stored["hold_reason"] != ""].to_dict() if "hold_reason" in stored else {}
+        self.stored = tables["allocation"]  # its channels' measured spend ranges judge a scenario's moves too
         summary = tables["summary"].iloc[0]
         self.objective = Objective(summary["objective"])
         self.alpha = float(summary.get("cvar_alpha", 0.1))  # stored before it was recorded: the then default
@@ -438,7 +440,9 @@ class ScenarioSolver:
         warm = self.recommended * problem.budget / max(self.recommended.sum(), 1e-12)  # the stored optimum, rescaled
         result = allocate(self.model, problem, objective=self.objective, alpha=self.alpha, shares=self.shares,
                           warm_start=warm, reference=self.reference)
-        return with_holds(result, self.holds)
+        result = with_holds(result, self.holds)
+        result.allocation = support.carried(result.allocation, self.stored)
+        return result
 
 
 def solve_scenario(tables: Mapping[str, pd.DataFrame], budget: float,

@@ -35,8 +35,8 @@ RESPONSE_CURVES = {"channel": str, "spend": float, **_interval("response"), **_i
 
 SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
     MMM_POSTERIOR: {
-        "roas": _schema("roas", {"channel": str, "spend": float, "contribution_mean": float,
-                                 "contribution_p05": float, "contribution_p95": float,
+        "roas": _schema("roas", {"channel": str, "spend": float, "weekly_spend_p05": float, "weekly_spend_p95": float,
+                                 "contribution_mean": float, "contribution_p05": float, "contribution_p95": float,
                                  **_interval("roas", "quantiles")}),
         "roas_draws": _schema("roas_draws", {"draw": int, "channel": str, "contribution": float, "roas": float}),
         "contributions": _schema("contributions", {"week": "datetime64[ns]", "geo": str, "component": str,
@@ -53,6 +53,12 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
             # the convergence thresholds the fit was held to (see defs/model/checks.py)
             "check_rhat_max": float, "check_ess_min": float, "check_divergences_max": float},
             nullable=("holdout_mape",)),
+        # the candidate response shapes fitted and which one PSIS-LOO kept (lib/mmm/policy.loo_comparison);
+        # one row when only one was fitted
+        "loo_comparison": _schema("loo_comparison", {
+            "saturation": str, "adstock": str, "elpd_loo": float, "elpd_loo_se": float, "converged": bool,
+            "elpd_diff": float, "elpd_diff_se": float, "chosen": bool},
+            nullable=("elpd_loo", "elpd_loo_se", "elpd_diff", "elpd_diff_se")),
     },
     RECONCILED_LIFT: {
         "reconciled": _schema("reconciled", {
@@ -74,7 +80,7 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
         "test_coverage": _schema("test_coverage", {
             "test_id": str, "channel": str, "start_date": "datetime64[ns]", "end_date": "datetime64[ns]",
             "lift": float, "lift_lower": float, "lift_upper": float, "source": str,
-            **_interval("predicted"), "covered": bool}),
+            **_interval("predicted"), "covered": bool, "weekly_spend": float}, nullable=("weekly_spend",)),
         "summary": _schema("summary", {"method": str, "n_tests": int, "signals": str,
                                        "coverage_mmm": float, "coverage_reconciled": float, "disagreements": int,
                                        "held_channels": str, "attribution_model": str},

@@ -92,6 +92,7 @@ class Evidence:
     geo: str | None  # None: a national test (or a national model)
     predicted: np.ndarray  # (D,) incremental revenue over the window, per MMM draw
     carry_in: float  # the model's total contribution over the window / its go-dark lift there (>= 1)
+    weekly_spend: float = float("nan")  # the channel's spend per week during the test: where it read the curve
 
 
 @dataclass
@@ -163,7 +164,8 @@ def evidence_from_tests(model: ResponseModel, tests: pd.DataFrame, spend_history
         total = weekly @ shares_inside(weeks, start, end)
         carry_in = float(np.median(total / np.maximum(predicted, 1e-12)))
         evidence.append(Evidence(str(t.test_id), t.channel, start, end, float(t.lift), sd,
-                                 float(t.lift_ci_lower), float(t.lift_ci_upper), geo, predicted, max(carry_in, 1.0)))
+                                 float(t.lift_ci_lower), float(t.lift_ci_upper), geo, predicted, max(carry_in, 1.0),
+                                 model.weekly_spend_during(spend_history, t.channel, start, end, geo=geo)))
     return evidence, notes
 
 
@@ -475,7 +477,7 @@ def _tables(fused: Posterior, channels, spend_total, mmm_roas, evidence, test_ra
 
 
 COVERAGE_COLUMNS = ["test_id", "channel", "start_date", "end_date", "lift", "lift_lower", "lift_upper", "source",
-                    "predicted_mean", "predicted_lower", "predicted_upper", "covered"]
+                    "predicted_mean", "predicted_lower", "predicted_upper", "covered", "weekly_spend"]
 
 
 def _coverage(fused_model: ResponseModel, evidence: list[Evidence], history: pd.DataFrame,
@@ -488,7 +490,7 @@ def _coverage(fused_model: ResponseModel, evidence: list[Evidence], history: pd.
             noisy = draws + rng.normal(0, e.sd, len(draws))  # the test's own noise: a predictive interval
             mean, lo, hi = _interval(noisy)
             rows.append(dict(zip(COVERAGE_COLUMNS, (e.test_id, e.channel, e.start, e.end, e.lift, e.lower, e.upper,
-                                                    source, mean, lo, hi, bool(lo <= e.lift <= hi)))))
+                                                    source, mean, lo, hi, bool(lo <= e.lift <= hi), e.weekly_spend))))
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
 
 

@@ -1,5 +1,5 @@
 """Model health: can this week's model be trusted — convergence, fit, out-of-sample error, the choice of
-saturation family, and the data-quality verdicts of its inputs."""
+response shape (saturation and carry-over), and the data-quality verdicts of its inputs."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from umm_dash.figures import health as figures
 dash.register_page(__name__, path="/health", name="Model health", order=5, title="Model health · Unified-M")
 FAILURE_COLUMNS = {"partition": ("week", text), "input": ("input", text), "rows": ("rows", number()),
                    "checks_failed": ("failed checks", text), "messages": ("what failed (file, row, rule)", text)}
-LOO_COLUMNS = {"saturation": ("saturation", text), "elpd_loo": ("elpd (LOO)", number(1)),
-               "elpd_diff": ("difference", number(1)), "elpd_diff_se": ("± se", number(1)),
+LOO_COLUMNS = {"saturation": ("saturation", text), "adstock": ("carry-over", text),
+               "elpd_loo": ("elpd (LOO)", number(1)), "elpd_diff": ("difference", number(1)),
+               "elpd_diff_se": ("± se", number(1)),
                "converged": ("converged", text), "chosen": ("kept", text)}
 
 
@@ -56,15 +57,17 @@ def cards(d: dict) -> list:
 
 
 def loo(d: dict, comparison: pd.DataFrame | None):
-    """The saturation family kept and, when stored, the PSIS-LOO comparison that chose it."""
-    line = (f"Saturation kept: {d.get('saturation', '?')}. PSIS-LOO elpd {d.get('elpd_loo', float('nan')):.1f} ± "
-            f"{d.get('elpd_loo_se', float('nan')):.1f} (largest Pareto k {d.get('loo_pareto_k_max', float('nan')):.2f}"
-            "; above 0.7 the estimate is unreliable).")
-    if comparison is None or comparison.empty:
+    """The response shape kept and, when several were fitted, the PSIS-LOO comparison that chose it."""
+    line = (f"Saturation kept: {d.get('saturation', '?')}; carry-over: {d.get('adstock', '?')}. PSIS-LOO elpd "
+            f"{d.get('elpd_loo', float('nan')):.1f} ± {d.get('elpd_loo_se', float('nan')):.1f} (largest Pareto k "
+            f"{d.get('loo_pareto_k_max', float('nan')):.2f}; above 0.7 the estimate is unreliable).")
+    if comparison is None or len(comparison) < 2:
         return dmc.Stack([dmc.Text(line, size="sm", id="health-loo"),
-                          dmc.Text("With saturation auto both families are fitted and compared; the comparison table "
-                                   "is in the materialization's metadata in the Dagster UI (mmm_posterior, this week).",
+                          dmc.Text("Only this shape was fitted. With saturation or adstock auto (mmm_posterior's run "
+                                   "config) the candidate shapes are fitted and compared here.",
                                    size="xs", c="dimmed")], gap=4)
+    comparison = comparison.assign(**{c: comparison[c].map({True: "yes", False: "no"})
+                                      for c in ("converged", "chosen")})
     return dmc.Stack([dmc.Text(line, size="sm", id="health-loo"),
                       frame_table(comparison, {k: v for k, v in LOO_COLUMNS.items() if k in comparison})], gap=4)
 
@@ -81,8 +84,9 @@ def layout(week: str | None, **_):
                     f"{int(diagnostics.get('draws', 0) or 0)} draws"),
         *banners(verdicts.convergence(diagnostics) + verdicts.quality(quality, week)),
         dmc.SimpleGrid(cards(diagnostics), cols={"base": 2, "lg": 3}, spacing="md"),
-        section("Saturation family", loo(diagnostics, tables.get("loo_comparison")),
-                "Which response shape the model uses, chosen by how well each predicts weeks it did not see."),
+        section("Response shape", loo(diagnostics, tables.get("loo_comparison")),
+                "Which saturation curve and carry-over the model uses, chosen by how well each predicts weeks it "
+                "did not see."),
         section("Fit against actual revenue", graph("health-fit", figures.fit(tables["fit"], _geo(tables["fit"]))),
                 "Weeks outside the shaded 90 % predictive interval are red.", actions=download.button("health-fit")),
         section("Data quality of the inputs", [

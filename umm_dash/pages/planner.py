@@ -31,7 +31,7 @@ PLAN_COLUMNS = {"channel": ("channel", text), "current": (f"current per week ({M
                 "recommended": ("recommended", number()), "change": ("change", number()),
                 "lower_bound": ("allowed from", number()), "upper_bound": ("allowed to", number()),
                 "marginal_roas_recommended": ("marginal ROAS at recommended", number(2)),
-                "hold_reason": ("note", text)}
+                "hold_reason": ("note", text), "support": ("evidence", text)}
 
 
 def _tables(week: str | None):

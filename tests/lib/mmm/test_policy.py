@@ -95,10 +95,11 @@ def fit_of():
     rng = np.random.default_rng(0)
     weeks = rng.normal(2.5, 1.0, 156)  # pointwise elpd of a fit
 
-    def fit(saturation: str, shift: float, rhat: float = 1.001, noise: float = 0.05):
-        pointwise = weeks + shift / len(weeks) + rng.normal(0, noise, len(weeks))
-        return pd.Series({"saturation": saturation, "elpd_loo": pointwise.sum(), "elpd_loo_se": 9.0,
-                          **diagnostics(rhat)}), pointwise
+    def fit(saturation: str, shift: float, rhat: float = 1.001, noise: float = 0.05, adstock: str = "geometric"):
+        scatter = rng.normal(0, noise, len(weeks))  # centred: elpd differs by exactly the shift
+        pointwise = weeks + shift / len(weeks) + scatter - scatter.mean()
+        return pd.Series({"saturation": saturation, "adstock": adstock, "elpd_loo": pointwise.sum(),
+                          "elpd_loo_se": 9.0, **diagnostics(rhat)}), pointwise
 
     return fit
 
@@ -121,6 +122,27 @@ def test_saturation_is_chosen_by_loo_among_converged_fits_and_hill_wins_ties(fit
     assert chosen(fit_of("logistic", 0.0, rhat=1.08), fit_of("hill", -10.0, rhat=1.05)) == "logistic"
     nan_loo = pd.Series({**fit_of("logistic", 0.0)[0], "elpd_loo": float("nan")}), None
     assert chosen(nan_loo, fit_of("hill", -50.0)) == "hill"  # its LOO failed
+
+
+def shape(*fits) -> tuple[str, str]:
+    table = loo_comparison(list(fits), ConvergencePolicy())
+    return tuple(table.loc[table["chosen"], ["saturation", "adstock"]].iloc[0])
+
+
+def test_carry_over_is_chosen_by_loo_too_and_ties_go_to_the_more_flexible_shape(fit_of):
+    assert shape(fit_of("hill", 0.0), fit_of("hill", 0.5, adstock="delayed")) == ("hill", "delayed")  # a tie
+    assert shape(fit_of("hill", 6.0), fit_of("hill", 0.0, adstock="delayed")) == ("hill", "geometric")  # clearly
+    assert shape(fit_of("hill", 0.0), fit_of("hill", 6.0, adstock="delayed")) == ("hill", "delayed")
+    # all four combinations: among those within the paired se of the best, the most flexible
+    four = [fit_of("logistic", 2.0, noise=0.02), fit_of("hill", 1.95, noise=0.02),
+            fit_of("logistic", 1.9, noise=0.02, adstock="delayed"), fit_of("hill", 1.85, noise=0.02, adstock="delayed")]
+    assert shape(*four) == ("hill", "delayed")
+    four[3] = fit_of("hill", -8.0, noise=0.02, adstock="delayed")  # clearly worse: the next most flexible of the tied
+    table = loo_comparison(four, ConvergencePolicy())
+    assert tuple(table.loc[table["chosen"], ["saturation", "adstock"]].iloc[0]) in {("hill", "geometric"),
+                                                                                    ("logistic", "delayed")}
+    assert table.loc[table["chosen"], "elpd_loo"].item() == max(table.at[1, "elpd_loo"], table.at[2, "elpd_loo"])
+    assert not table.at[3, "chosen"] and table.at[3, "elpd_diff"] < -table.at[3, "elpd_diff_se"]
 
 
 def test_the_convergence_a_comparison_asks_for_is_the_policys(fit_of):

@@ -12,13 +12,13 @@ from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL
 from umm_assets.defs.reconcile.assets import posterior_of
 from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, span, window_ins
-from umm_assets.lib import allocate, humanize
+from umm_assets.lib import allocate, humanize, support
 from umm_assets.lib.mmm.response import geo_shares_array
 from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
 from umm_assets.lib.weeks import CURRENT_WEEKS
 
-CODE_VERSION = f"{__version__}-allocate.3"
+CODE_VERSION = f"{__version__}-allocate.4"
 
 
 def _holds(reconciled_view) -> dict[str, str]:
@@ -51,8 +51,12 @@ def _plan(week: str, config: AllocationRunConfig, reconciled_view, mmm_view, val
                                                    shares=shares, reference=reference), holds)
     frontier, frontier_allocations = allocate.frontier(model, problem, objective=objective, alpha=config.cvar_alpha,
                                                        shares=shares)
+    coverage = reconciled_view.table("test_coverage") if reconciled_view.has("test_coverage") else None
+    result.allocation = support.with_support(result.allocation,
+                                             support.measured_ranges(mmm_view.table("roas"), coverage))
     summary = pd.DataFrame([{**result.summary, "max_change": config.max_change, "source": "reconciled_lift",
-                             "held_channels": ",".join(holds)}])
+                             "held_channels": ",".join(holds),
+                             "outside_data": ",".join(support.outside(result.allocation))}])
     tables = validate_outputs(ALLOCATION, {
         "allocation": result.allocation, "summary": summary, "frontier": frontier,
         "frontier_allocations": frontier_allocations, "parameter_draws": posterior.parameter_draws,
@@ -73,7 +77,8 @@ def headline(summary: pd.Series) -> dict[str, object]:
             "uplift": round(float(summary["uplift_mean"])), "uplift_lower": round(float(summary["uplift_lower"])),
             "uplift_upper": round(float(summary["uplift_upper"])),
             "uplift_percent": round(100 * float(summary["uplift_mean"]) / current, 2) if current > 0 else None,
-            "held_channels": str(summary["held_channels"]) or None}
+            "held_channels": str(summary["held_channels"]) or None,
+            "outside_data": str(summary.get("outside_data", "")) or None}
 
 
 def build_allocation_asset(partitions: dg.PartitionsDefinition, dash_url: str | None = None) -> dg.AssetsDefinition:
@@ -107,7 +112,8 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition, dash_url: str | 
             summary = last["summary"].iloc[0]
             if summary["status"] != "optimal":
                 context.log.warning(f"allocation[{week}]: optimizer failed: {summary['message']}")
-            for reason in [summary["decision_reason"], *last["allocation"]["hold_reason"]]:
+            for reason in [summary["decision_reason"], *last["allocation"]["hold_reason"],
+                           *last["allocation"]["support_note"]]:
                 if reason:
                     context.log.warning(f"allocation[{week}]: {reason}")
 
@@ -125,7 +131,8 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition, dash_url: str | 
             **figures(headline(last["summary"].iloc[0])),
             **dashboard_link(dash_url, DASH_PAGE, last_week),
             "allocation": table(last["allocation"][["channel", "current", "recommended", "lower_bound",
-                                                    "upper_bound", "marginal_roas_recommended", "hold_reason"]]),
+                                                    "upper_bound", "marginal_roas_recommended", "hold_reason",
+                                                    "support"]]),
             "summary": fields(last["summary"].iloc[0]),
             "frontier": line_plot_md(last["frontier"], "budget", {"expected_revenue_mean": "optimal revenue"},
                                      band=("expected_revenue_lower", "expected_revenue_upper"),

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets.defs import partition_checks
+from umm_assets.lib import support
 
 ASSET = "allocation"
 BUDGET = "budget_sums_to_total"
@@ -11,6 +12,7 @@ BOUNDS = "bounds_respected"
 UPLIFT = "uplift_not_negative"
 OPTIMIZER = "optimizer_converged"
 NOT_WORSE = "not_worse_than_current_under_mmm"
+MEASURED = "plan_within_measured_spend"
 
 
 def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
@@ -24,6 +26,8 @@ def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
          False),
         (NOT_WORSE, "The plan's expected uplift is >= 0 under the reconciled posterior and under the plain MMM it "
                     "was built from (else the current split is kept).", True),
+        (MEASURED, "No channel is moved outside the weekly spend levels its window saw (5th-95th percentile) "
+                   "and its tests ran at: there its return is extrapolated (warning).", False),
     ])
 
 
@@ -46,7 +50,17 @@ def results(allocation: pd.DataFrame, summary: pd.Series) -> list[dg.AssetCheckR
                             severity=error, description=str(summary["message"]),
                             metadata={"iterations": int(summary["iterations"])}),
         _not_worse(summary, tolerance),
+        _measured(allocation),
     ]
+
+
+def _measured(allocation: pd.DataFrame) -> dg.AssetCheckResult:
+    moved = support.outside(allocation)
+    notes = allocation.set_index("channel")["support_note"] if "support_note" in allocation else pd.Series()
+    return dg.AssetCheckResult(
+        asset_key=ASSET, check_name=MEASURED, passed=not moved, severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{c}: {notes[c]}" for c in moved) or "every move stays within measured spend",
+        metadata={"outside_data": ", ".join(moved)})
 
 
 def _not_worse(summary: pd.Series, tolerance: float) -> dg.AssetCheckResult:

@@ -33,7 +33,7 @@ from umm_assets.lib.mmm.summaries import summarize
 from umm_assets.lib.outputs import MMM_POSTERIOR, validate_outputs
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-mmm.4"
+CODE_VERSION = f"{__version__}-mmm.5"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
@@ -93,30 +93,56 @@ def _fit_converging(context: dg.AssetExecutionContext, config: MMMRunConfig, mod
     return fit_converging(fit, mmm_config, config.policy(), lambda message: context.log.warning(f"{where}: {message}"))
 
 
+def _fit_candidates(context: dg.AssetExecutionContext, config: MMMRunConfig, model_cache: ModelCompileCache,
+                    candidates: list, frame, week: str) -> tuple[list, list[humanize.FitTime]]:
+    """Every candidate's fit, and with ``adstock`` ``auto`` one more: delayed carry-over with the saturation
+    the first comparison keeps (one fit more, not one per saturation)."""
+    fits, times = [], []
+
+    def fit(candidate) -> None:
+        attempts, label = [], config.label(candidate)
+        fits.append(_fit_converging(context, config, model_cache, candidate, frame, week, label, attempts))
+        times.append(humanize.FitTime.of(label or candidate.saturation.value, attempts))
+
+    for candidate in candidates:
+        fit(candidate)
+    kept = candidates[int(loo_comparison(_loo_inputs(fits), config.policy())["chosen"].to_numpy().argmax())]
+    if (delayed := config.carry_over_candidate(kept)) is not None:
+        fit(delayed)
+    return fits, times
+
+
+def _loo_inputs(fits: list) -> list:
+    return [(summaries.diagnostics.iloc[0], result.loo.pointwise if result.loo else None) for result, summaries in fits]
+
+
 def _choose(context: dg.AssetExecutionContext, fits: list, config: MMMRunConfig, week: str):
-    """The fit to keep: the only one, or (saturation ``auto``) the one :func:`loo_comparison` chooses; the
-    comparison goes to the log and metadata."""
-    if len(fits) == 1:
-        return fits[0], None
-    comparison = loo_comparison(
-        [(summaries.diagnostics.iloc[0], result.loo.pointwise if result.loo else None) for result, summaries in fits],
-        config.policy())
+    """The fit to keep and the PSIS-LOO comparison of the candidates (:func:`loo_comparison`; one row for a
+    single fit); a choice between several goes to the log."""
+    comparison = loo_comparison(_loo_inputs(fits), config.policy())
     best = int(comparison["chosen"].to_numpy().argmax())
-    context.log.info(f"mmm_posterior[{week}]: saturation {comparison['saturation'][best]} chosen by PSIS-LOO: "
-                     + "; ".join(f"{r.saturation} elpd {r.elpd_loo:.1f} (difference {r.elpd_diff:+.1f} ± "
-                                 f"{r.elpd_diff_se:.1f}){'' if r.converged else ' (not converged)'}"
-                                 for r in comparison.itertuples()))
+    if len(fits) > 1:
+        kept = comparison.iloc[best]
+        context.log.info(f"mmm_posterior[{week}]: saturation {kept.saturation}, carry-over {kept.adstock} chosen by "
+                         "PSIS-LOO: " + "; ".join(
+                             f"{r.saturation}/{r.adstock} elpd {r.elpd_loo:.1f} (difference {r.elpd_diff:+.1f} ± "
+                             f"{r.elpd_diff_se:.1f}){'' if r.converged else ' (not converged)'}"
+                             for r in comparison.itertuples()))
+        for r in comparison.itertuples():
+            if not r.converged and r.elpd_diff > r.elpd_diff_se:  # the data preferred a shape we cannot trust
+                context.log.warning(f"mmm_posterior[{week}]: {r.saturation}/{r.adstock} predicted left-out weeks "
+                                    f"better ({r.elpd_diff:+.1f} ± {r.elpd_diff_se:.1f}) but did not converge, so "
+                                    f"{kept.saturation}/{kept.adstock} is kept")
     return fits[best], comparison
 
 
-def headline(roas: pd.DataFrame, diagnostics: pd.Series, comparison: pd.DataFrame | None) -> dict[str, object]:
+def headline(roas: pd.DataFrame, diagnostics: pd.Series) -> dict[str, object]:
     """The figures shown inline on the asset's page: each channel's ROAS (posterior mean), the blended ROAS,
-    the saturation kept."""
-    kept = (comparison.loc[comparison["chosen"].astype(bool), "saturation"].iloc[0] if comparison is not None
-            else diagnostics.get("saturation"))
+    the response shape kept."""
     return {"blended_roas": humanize.blended_roas(roas["spend"], roas["contribution_mean"]),
             **humanize.channel_figures(roas, "roas_mean"),
-            "saturation": None if kept is None or pd.isna(kept) else str(kept)}
+            **{part: None if pd.isna(diagnostics.get(part)) else str(diagnostics[part])
+               for part in ("saturation", "adstock")}}
 
 
 def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
@@ -157,15 +183,9 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                 raise dg.Failure(f"mmm_posterior[{week}]: {err}", allow_retries=False) from None
             for warning in frame.warnings:
                 context.log.warning(f"mmm_posterior[{week}]: {warning}")
-            labelled = len(candidates) > 1
-            candidate_fits, times = [], []
-            for candidate in candidates:
-                attempts = []
-                candidate_fits.append(_fit_converging(context, config, model_cache, candidate, frame, week,
-                                                      candidate.saturation.value if labelled else "", attempts))
-                times.append(humanize.FitTime.of(candidate.saturation.value, attempts))
+            candidate_fits, times = _fit_candidates(context, config, model_cache, candidates, frame, week)
             (result, summaries), comparison = _choose(context, candidate_fits, config, week)
-            tables = summaries.tables()
+            tables = summaries.tables() | {"loo_comparison": comparison}
             tables["diagnostics"] = tables["diagnostics"].assign(**thresholds_record(config.policy()))
             tables = validate_outputs(MMM_POSTERIOR, tables)
             model_file = _scratch() / f"{week}-{context.run_id}.nc"
@@ -179,7 +199,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                 fit_seconds[timed.label] = fit_seconds.get(timed.label, 0.0) + timed.seconds
             context.log.info(humanize.step_time_line(
                 f"mmm_posterior[{week}]", time.perf_counter() - week_started, times,
-                rest="window, choice, tables and saving" if labelled else "window, tables and saving",
+                rest="window, choice, tables and saving" if len(times) > 1 else "window, tables and saving",
                 detail=f"{frame.n_weeks} weeks fitted"))
 
         results = partition_checks.per_week(context, checks.results(diagnostics, config))
@@ -203,7 +223,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
         yield dg.Output(
             values if len(values) > 1 else next(iter(values.values())),
             metadata={
-                **figures(headline(roas, last, comparison)),
+                **figures(headline(roas, last)),
                 **dashboard_link(dash_url, DASH_PAGE, last_week),
                 "diagnostics": fields(last),
                 "roas": table(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
@@ -211,9 +231,9 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                                               band=("predicted_lower", "predicted_upper"),
                                               title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
                 "weeks_fitted": len(values),
-                **({"saturation_comparison": table(comparison)} if comparison is not None else {}),
+                **({"loo_comparison": table(comparison)} if len(comparison) > 1 else {}),
                 # seconds from the step's start to its output (the warehouse write follows), and of each
-                # saturation family's fits (every attempt, summaries included), over the run's weeks
+                # candidate's fits (every attempt, summaries included), over the run's weeks
                 "step_seconds": round(step_seconds, 1),
                 **{humanize.headline_key("fit_seconds", label): round(seconds, 1)
                    for label, seconds in fit_seconds.items()},

@@ -27,7 +27,7 @@ from umm_assets.lib.outputs import RECONCILED_LIFT, validate_outputs
 from umm_assets.lib.reconcile import Posterior, RefitNotConverged, reconcile
 from umm_assets.lib.storage import Stored
 
-CODE_VERSION = f"{__version__}-reconcile.3"
+CODE_VERSION = f"{__version__}-reconcile.4"
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
 # the calibrated refit, stored beside the fused posterior so that a re-materialization whose refit inputs
 # did not change (a new attribution file, another fusion setting) reuses it instead of sampling again

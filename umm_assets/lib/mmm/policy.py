@@ -1,6 +1,7 @@
 """The platform's fitting policy: when a fit has converged, what happens when it has not (one more,
-longer attempt) and which saturation family to keep. Shared by ``mmm_posterior``, the calibrated refit
-of ``reconciled_lift`` and the recovery tests, so that they all fit the way the platform does.
+longer attempt) and which response shape (saturation and carry-over family) to keep. Shared by
+``mmm_posterior``, the calibrated refit of ``reconciled_lift`` and the recovery tests, so that they all fit
+the way the platform does.
 """
 
 from __future__ import annotations
@@ -86,28 +87,32 @@ def fit_converging(fit: Callable[[MMMConfig], tuple[Any, Any]], mmm_config: MMMC
     return result, summaries
 
 
-# Saturation kept when PSIS-LOO cannot tell the families apart: Hill can be concave or S-shaped, logistic
-# only concave. On the demo worlds a wrongly kept logistic curve made plans capturing 8-19 % of the true
-# uplift; a wrongly kept Hill curve cost a few points of ROAS error on logistic-truth data.
-ON_A_TIE = "hill"
+# Kept when PSIS-LOO cannot tell the fits apart: the more flexible family of each component. Hill can be
+# concave or S-shaped, logistic only concave: on the demo worlds a wrongly kept logistic curve made plans
+# capturing 8-19 % of the true uplift; a wrongly kept Hill curve cost a few points of ROAS error on
+# logistic-truth data. Delayed carry-over can peak weeks after the spend or at once, geometric only at once.
+MORE_FLEXIBLE = {"saturation": "hill", "adstock": "delayed"}
 
 
 def loo_comparison(fits: list[tuple[pd.Series, np.ndarray | None]], policy: ConvergencePolicy) -> pd.DataFrame:
-    """Which of several fits of one window (differing in saturation) to keep, from each fit's diagnostics
-    and pointwise PSIS-LOO elpd. Among the converged fits (all, if none converged) the one whose weeks are
-    best predicted when left out, unless it beats the ``ON_A_TIE`` fit by no more than the standard error
-    of their paired difference: then that one. A fit without LOO is never preferred.
-    One row per fit: saturation, elpd_loo, elpd_loo_se, converged, elpd_diff and elpd_diff_se (against
-    the chosen fit), chosen."""
+    """Which of several fits of one window (differing in saturation and/or carry-over) to keep, from each
+    fit's diagnostics and pointwise PSIS-LOO elpd. Among the converged fits (all, if none converged) the one
+    whose weeks are best predicted when left out, unless fits more flexible (:data:`MORE_FLEXIBLE`) trail it
+    by no more than the standard error of their paired difference: then the most flexible of those (the
+    better elpd among equally flexible ones). A fit without LOO is never preferred.
+    One row per fit: saturation, adstock, elpd_loo, elpd_loo_se, converged, elpd_diff and elpd_diff_se
+    (against the chosen fit), chosen."""
     diagnostics = [d for d, _ in fits]
     table = pd.DataFrame({
-        "saturation": [d["saturation"] for d in diagnostics],
+        "saturation": [str(d["saturation"]) for d in diagnostics],
+        "adstock": [str(d.get("adstock", "geometric")) for d in diagnostics],
         "elpd_loo": [float(d["elpd_loo"]) for d in diagnostics],
         "elpd_loo_se": [float(d["elpd_loo_se"]) for d in diagnostics],
         "converged": [not convergence_problems(d, policy) for d in diagnostics],
     })
     pool = table[table["converged"]] if table["converged"].any() else table
-    best = int(pool["elpd_loo"].fillna(-np.inf).idxmax())
+    elpd = pool["elpd_loo"].fillna(-np.inf)
+    best = int(elpd.idxmax())
 
     def paired_se(i: int, j: int) -> float:
         a, b = fits[i][1], fits[j][1]
@@ -115,10 +120,12 @@ def loo_comparison(fits: list[tuple[pd.Series, np.ndarray | None]], policy: Conv
             return np.inf
         return float(np.sqrt(len(a) * np.var(a - b)))
 
-    tie_break = [i for i in pool.index if table.at[i, "saturation"] == ON_A_TIE]
-    if tie_break and (i := int(tie_break[0])) != best:
-        if table.at[best, "elpd_loo"] - table.at[i, "elpd_loo"] <= paired_se(best, i):
-            best = i
+    def flexibility(i: int) -> int:
+        return sum(table.at[i, part] == family for part, family in MORE_FLEXIBLE.items())
+
+    tied = [i for i in pool.index if i == best or (np.isfinite(elpd[i])
+                                                   and elpd[best] - elpd[i] <= paired_se(best, i))]
+    best = max(tied, key=lambda i: (flexibility(i), elpd[i]))
     return table.assign(elpd_diff=table["elpd_loo"] - table.at[best, "elpd_loo"],
                         elpd_diff_se=[0.0 if i == best else paired_se(i, best) for i in table.index],
                         chosen=table.index == best)

@@ -384,6 +384,15 @@ class ResponseModel:
             total += diff @ weight
         return total
 
+    def weekly_spend_during(self, spend_history: pd.DataFrame, channel: str, start_date: str | pd.Timestamp,
+                            end_date: str | pd.Timestamp, *, geo: str | None = None) -> float:
+        """The channel's spend per week over ``[start_date, end_date]`` (summed over geos unless ``geo``):
+        the spend level a test over those days measured the curve at."""
+        series = _spend_series(spend_history, channel, self.geos)
+        spend = series.sum(axis=1) if geo is None else series[geo]
+        inside = shares_inside(spend.index, pd.Timestamp(start_date), pd.Timestamp(end_date))
+        return float(spend.to_numpy(float) @ inside / inside.sum()) if inside.sum() > 0 else float("nan")
+
     def _geo_index(self, geo: str) -> int:
         try:
             return self.geos.index(geo)

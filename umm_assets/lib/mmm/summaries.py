@@ -168,7 +168,8 @@ def roas_tables(result: FitResult, keep: np.ndarray) -> tuple[pd.DataFrame, pd.D
     samples = _stack(total).transpose("sample", "channel")
     names = [str(c) for c in samples["channel"].values]
     contrib = samples.values  # (S, C)
-    spend = result.frame.spend_wide().sum().reindex(names).to_numpy(float)
+    weekly = result.frame.spend_wide().reindex(columns=names)
+    spend = weekly.sum().to_numpy(float)
     roas = contrib / spend
     rows = []
     for j, c in enumerate(names):
@@ -176,6 +177,9 @@ def roas_tables(result: FitResult, keep: np.ndarray) -> tuple[pd.DataFrame, pd.D
             {
                 "channel": c,
                 "spend": float(spend[j]),
+                # the weekly spend levels the window saw (5th-95th percentile): where the curve is measured
+                "weekly_spend_p05": float(weekly[c].quantile(Q_LO)),
+                "weekly_spend_p95": float(weekly[c].quantile(Q_HI)),
                 "contribution_mean": float(contrib[:, j].mean()),
                 "contribution_p05": float(np.quantile(contrib[:, j], Q_LO)),
                 "contribution_p95": float(np.quantile(contrib[:, j], Q_HI)),
