@@ -45,12 +45,11 @@ def _verdict(row: Mapping) -> tuple[str, str]:
     recommended, current = float(row["recommended"]), float(row["current"])
     measured = (f"the model's weeks mostly spent {low:,.0f}-{high:,.0f}"
                 + (f", its tests ran at {tested:,.0f}" if pd.notna(tested) else ", no test"))
-    if recommended > max(levels) and recommended > current:
-        return ABOVE, (f"recommended {recommended:,.0f} per week is above what was measured ({measured}): the "
-                       "return there is extrapolated from the curve's shape")
-    if recommended < min(levels) and recommended < current:
-        return BELOW, (f"recommended {recommended:,.0f} per week is below what was measured ({measured}): the "
-                       "return there is extrapolated from the curve's shape")
+    for verdict, side, beyond in ((ABOVE, "above", recommended > max(levels) and recommended > current),
+                                  (BELOW, "below", recommended < min(levels) and recommended < current)):
+        if beyond:
+            return verdict, (f"recommended {recommended:,.0f} per week is {side} what was measured ({measured}): "
+                             "the return there is extrapolated from the curve's shape")
     return WITHIN, ""
 
 

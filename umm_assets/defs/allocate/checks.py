@@ -56,10 +56,10 @@ def results(allocation: pd.DataFrame, summary: pd.Series) -> list[dg.AssetCheckR
 
 def _measured(allocation: pd.DataFrame) -> dg.AssetCheckResult:
     moved = support.outside(allocation)
-    notes = allocation.set_index("channel")["support_note"] if "support_note" in allocation else pd.Series()
+    notes = allocation.set_index("channel").loc[moved, "support_note"] if moved else pd.Series(dtype=str)
     return dg.AssetCheckResult(
         asset_key=ASSET, check_name=MEASURED, passed=not moved, severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(f"{c}: {notes[c]}" for c in moved) or "every move stays within measured spend",
+        description="; ".join(f"{c}: {n}" for c, n in notes.items()) or "every move stays within measured spend",
         metadata={"outside_data": ", ".join(moved)})
 
 
