@@ -51,3 +51,4 @@ bench: sync
 	$(UV) run --no-sync python bench/dash.py --demo
 	$(UV) run --no-sync python bench/roas_floor.py
 	$(UV) run --no-sync python bench/attribution_pooling.py
+	$(UV) run --no-sync python bench/experiment_plan.py

@@ -21,7 +21,7 @@ import dagster as dg  # noqa: E402
 
 from umm_assets.definitions import build_defs  # noqa: E402
 from umm_assets.defs.runs import failure_messages, materialize_range  # noqa: E402
-from umm_assets.lib import demo  # noqa: E402
+from umm_assets.lib import demo, outputs  # noqa: E402
 from umm_assets.lib.settings import Settings, load_settings  # noqa: E402
 from umm_assets.lib.storage import Warehouse  # noqa: E402
 from umm_assets.lib.weeks import last_complete_week  # noqa: E402
@@ -106,7 +106,7 @@ def platform(tmp_path, small_world) -> Iterator[Platform]:
         yield Platform(raw, tmp_path / "warehouse", settings, build_defs(settings), instance, truth)
 
 
-MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
+MODEL_CHAIN = list(outputs.MODEL_CHAIN)  # mmm_posterior, reconciled_lift, allocation, experiment_plan
 MODEL_WEEKS = 2  # as-of weeks with the model chain: the dashboard's week selector and history need two
 
 

@@ -52,7 +52,7 @@ def test_demo_then_materialize_latest_is_recorded_in_dagster_home(cli_env, small
     assert "succeeded" in done.stdout
     # validated_* for every week with rows, then the model chain for the newest week
     assert f"for {written['first_week']} .. {written['last_week']}" in done.stdout
-    assert f"mmm_posterior, reconciled_lift, allocation for {written['last_week']}" in done.stdout
+    assert f"mmm_posterior, reconciled_lift, allocation, experiment_plan for {written['last_week']}" in done.stdout
 
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])  # dagster.yaml refers to it
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:

@@ -71,6 +71,7 @@ def create_app(settings: ApiSettings | None = None, progress: Lookup | None = No
             {"name": "mmm", "description": "the marketing-mix model"},
             {"name": "reconciliation", "description": "MMM fused with experiments and attribution"},
             {"name": "allocation", "description": "budget recommendations and scenarios"},
+            {"name": "experiment plan", "description": "which incrementality test to run next, priced in revenue"},
             {"name": "data quality", "description": "input contract verdicts"},
             {"name": "admin", "description": "keys and audit log (admin role)"},
         ],

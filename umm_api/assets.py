@@ -1,9 +1,8 @@
 """The assets the API serves, by name (the API never imports Dagster)."""
 
-from umm_assets.lib.outputs import ALLOCATION, MMM_POSTERIOR, RECONCILED_LIFT
+from umm_assets.lib.outputs import MODEL_CHAIN
 
 VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution", "validated_tests")
-MODEL_CHAIN = (MMM_POSTERIOR, RECONCILED_LIFT, ALLOCATION)
 KNOWN = (*VALIDATED, *MODEL_CHAIN)
 
 

@@ -268,6 +268,51 @@ class ReconciliationResponse(Model):
     lineage: Lineage
 
 
+# --- experiment plan ---------------------------------------------------------------------------
+
+
+class ExperimentDesign(Model):
+    """One candidate test, assessed by simulating it on the week's posterior (see docs/design.md)."""
+
+    rank: int
+    channel: str
+    kind: Literal["holdout", "increase"]  # the channel off in the test cells, or its spend raised by half
+    weeks: int
+    spend_level: Literal["usual", "recommended"]
+    weekly_spend: Number  # the channel's weekly spend around the test
+    test_weekly_spend: Number  # its weekly spend in the test cells during the test
+    roas_halfwidth_today: Number  # half the 90 % ROAS interval over its median: 0.48 is ±48 %
+    roas_halfwidth_after: Number  # the same, expected after the test
+    value_per_week: Interval  # revenue per week a better split is expected to gain (90 % Monte-Carlo interval)
+    revenue_forgone: Number  # revenue the test forgoes (carry-over after it included)
+    spend_saved: Number  # spend the test does not spend (negative: extra spend)
+    cost: Number  # revenue forgone minus what the saved spend earns at the plan's margin
+    net_value: Number  # value over the horizon minus the cost
+    worth_it: bool
+    best: bool  # the channel's best design
+    reliable: bool  # enough posterior draws fit a typical outcome (else its numbers are rough)
+    sentence: str  # the design in words
+
+
+class ExperimentPlanSummary(Model):
+    top_channel: str | None
+    next_test: str | None  # the top design in words
+    worth_testing: list[str]
+    not_worth_testing: list[str]
+    horizon_weeks: int
+    noise_cv: Number  # the measured lift's relative sd for a 4-week holdout
+    noise_source: str  # past tests, default or given
+    budget_marginal_roas: Number
+    notes: list[str]
+
+
+class ExperimentPlanResponse(Model):
+    as_of: str
+    summary: ExperimentPlanSummary
+    designs: list[ExperimentDesign]  # ranked, best first
+    lineage: Lineage
+
+
 # --- allocation and scenarios -----------------------------------------------------------------
 
 

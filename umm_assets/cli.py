@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from umm_assets.lib.outputs import MODEL_CHAIN
 from umm_assets.lib.settings import Settings, SettingsError, load_settings
 
 VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution", "validated_tests")
-MODEL_CHAIN = ("mmm_posterior", "reconciled_lift", "allocation")
 
 
 class CliError(Exception):

@@ -6,14 +6,15 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from umm_assets.defs import automation
+from umm_assets.defs.allocation.assets import build_allocation_asset
+from umm_assets.defs.experiment_plan.assets import build_experiment_plan_asset
 from umm_assets.defs.io_manager import WarehouseIOManager
+from umm_assets.defs.mmm_posterior.assets import build_mmm_asset
 from umm_assets.defs.partitions import first_week, weekly_partitions
 from umm_assets.defs.raw import raw_specs
+from umm_assets.defs.reconciled_lift.assets import build_reconcile_asset
 from umm_assets.defs.resources import MODEL_COMPILE_CACHE, LandingZoneResource, WarehouseResource
 from umm_assets.defs.runs import console_logger
-from umm_assets.defs.allocate.assets import build_allocation_asset
-from umm_assets.defs.model.assets import build_mmm_asset
-from umm_assets.defs.reconcile.assets import build_reconcile_asset
 from umm_assets.defs.validated.assets import validated_assets
 from umm_assets.lib.settings import Settings, load_settings
 
@@ -48,6 +49,7 @@ def _build(settings: Settings) -> dg.Definitions:
         build_mmm_asset(weekly, settings.model_window_weeks, settings.dash_url),
         build_reconcile_asset(weekly, settings.model_window_weeks, settings.dash_url),
         build_allocation_asset(weekly, settings.dash_url),
+        build_experiment_plan_asset(weekly, settings.model_window_weeks, settings.dash_url),
     ]
     freshness_checks, freshness_sensor = automation.freshness_checks([a for a in assets if a.partitions_def])
     return dg.Definitions(

@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from umm_assets.cli import MODEL_CHAIN, VALIDATED
+from umm_assets.cli import VALIDATED
 from umm_assets.lib.contracts import INPUTS
 from umm_assets.lib.landing import LocalLandingZone
+from umm_assets.lib.outputs import MODEL_CHAIN
 from umm_assets.lib.servers import wait_until_up
 from umm_assets.lib.settings import Settings, load_settings
 from umm_assets.webserver import FINISHED, GraphQLError, Webserver

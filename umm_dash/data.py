@@ -14,14 +14,14 @@ import flask
 import pandas as pd
 
 from umm_assets.lib.allocate import AllocationResult
-from umm_assets.lib.outputs import ALLOCATION, MMM_POSTERIOR, RECONCILED_LIFT
+from umm_assets.lib.outputs import ALLOCATION, EXPERIMENT_PLAN, MMM_POSTERIOR, RECONCILED_LIFT
 from umm_assets.lib.serving import history as history_table
 from umm_assets.lib.serving import scenarios
 from umm_assets.lib.serving.progress import Lookup, nothing_in_progress
 from umm_assets.lib.serving.reader import CachedReader, Snapshot
 from umm_assets.lib.storage import UNPARTITIONED, Commit, NotMaterialized
 
-CHAIN = (MMM_POSTERIOR, RECONCILED_LIFT, ALLOCATION)
+CHAIN = (MMM_POSTERIOR, RECONCILED_LIFT, ALLOCATION, EXPERIMENT_PLAN)  # lib.outputs.MODEL_CHAIN, by name
 VALIDATED_WEEKLY = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
 VALIDATED_TESTS = "validated_tests"
 EXTENSION = "umm_dash"

@@ -11,10 +11,11 @@ from umm_assets.lib.storage import Warehouse
 
 VALIDATED_WEEKLY = ["validated_spend", "validated_outcomes", "validated_controls", "validated_attribution"]
 MODEL_GETS = ["/api/v1/roas", "/api/v1/contributions", "/api/v1/response-curves", "/api/v1/reconciliation",
-              "/api/v1/allocation", "/api/v1/diagnostics"]
+              "/api/v1/allocation", "/api/v1/experiment-plan", "/api/v1/diagnostics"]
 ASSET_OF = {"/api/v1/roas": "mmm_posterior", "/api/v1/contributions": "mmm_posterior",
             "/api/v1/response-curves": "mmm_posterior", "/api/v1/diagnostics": "mmm_posterior",
-            "/api/v1/reconciliation": "reconciled_lift", "/api/v1/allocation": "allocation"}
+            "/api/v1/reconciliation": "reconciled_lift", "/api/v1/allocation": "allocation",
+            "/api/v1/experiment-plan": "experiment_plan"}
 
 
 def channels(world) -> list[str]:
@@ -188,6 +189,26 @@ def test_reconciliation_gives_reconciled_roas_sources_weights_and_method(viewer,
     assert body["tests"] and {t["test_id"] for t in body["tests"]} <= {t["test_id"] for t in model_world.truth["tests"]}
 
 
+def test_experiment_plan_ranks_tests_with_their_value_cost_and_words(viewer, model_world):
+    body = viewer("/api/v1/experiment-plan").json()
+    stored = Warehouse(model_world.data_dir).read("experiment_plan", model_world.newest, "designs")
+    designs = body["designs"]
+    assert [d["rank"] for d in designs] == sorted(stored["rank"]) and len(designs) == len(stored)
+    assert {d["channel"] for d in designs} <= set(channels(model_world))
+    assert [d["net_value"] for d in designs] == sorted((d["net_value"] for d in designs), reverse=True)
+    for d in designs:
+        check_interval(d["value_per_week"], name=d["channel"])
+        assert d["sentence"].startswith(f"test {d['channel']} for {d['weeks']} weeks")
+        assert d["roas_halfwidth_after"] <= 1.1 * d["roas_halfwidth_today"]  # narrower on average, not always
+    best = [d for d in designs if d["best"]]
+    assert sorted(d["channel"] for d in best) == sorted({d["channel"] for d in designs})  # one per channel
+    summary = body["summary"]
+    assert summary["top_channel"] == best[0]["channel"] and summary["next_test"] == best[0]["sentence"]
+    assert set(summary["not_worth_testing"]) == {d["channel"] for d in best if not d["worth_it"]}
+    only = viewer("/api/v1/experiment-plan", params={"best": "true", "channel": best[0]["channel"]}).json()
+    assert [d["sentence"] for d in only["designs"]] == [best[0]["sentence"]]
+
+
 def test_allocation_recommends_a_split_of_the_weekly_budget(viewer, model_world):
     body = viewer("/api/v1/allocation").json()
     assert [c["channel"] for c in body["channels"]] == channels(model_world)
@@ -263,10 +284,10 @@ def test_a_rejected_week_shows_as_failed_with_its_messages_and_its_old_data_as_s
 
     from tests.conftest import INSTANCE_CONFIG
     from umm_api.app import create_app
-    from umm_assets.lib.serving.keys import KeyStore
     from umm_api.settings import ApiSettings
     from umm_assets.definitions import build_defs
     from umm_assets.defs.runs import materialize_range
+    from umm_assets.lib.serving.keys import KeyStore
     from umm_assets.lib.settings import Settings
 
     raw, data_dir = tmp_path / "raw", tmp_path / "warehouse"

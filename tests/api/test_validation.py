@@ -14,7 +14,8 @@ HOSTILE = [
     "20261116", "2026-W47-1", "+2026-11-16", "2026-11-16T00:00", " 2026-11-16", "２０２６-１１-１６", "2026-11-16\n",
 ]
 DATA_GETS = ["/api/v1/roas", "/api/v1/contributions", "/api/v1/response-curves", "/api/v1/reconciliation",
-             "/api/v1/allocation", "/api/v1/diagnostics", "/api/v1/partitions", "/api/v1/data-quality", "/health"]
+             "/api/v1/allocation", "/api/v1/experiment-plan", "/api/v1/diagnostics", "/api/v1/partitions",
+             "/api/v1/data-quality", "/health"]
 
 
 def refused(response, *needles: str) -> None:
@@ -39,7 +40,7 @@ def test_bad_dates_say_what_is_wrong(viewer, value, why):
 
 
 CHANNEL_GETS = ["/api/v1/roas", "/api/v1/contributions", "/api/v1/response-curves", "/api/v1/reconciliation",
-                "/api/v1/allocation"]
+                "/api/v1/allocation", "/api/v1/experiment-plan"]
 
 
 @pytest.mark.parametrize("value", HOSTILE + ["TV", "tv ", "tv,search", "national", "baseline"])

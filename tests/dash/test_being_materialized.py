@@ -34,5 +34,5 @@ def test_a_week_being_materialized_shows_its_run_and_polls():
         assert "http://127.0.0.1:3000/runs/1a2b3c4d5e6f" in shown and PROGRESS_POLL in shown
 
         idle = _render(missing(Missing("mmm_posterior", WEEK)))
-        assert f".venv/bin/umm materialize --partition {WEEK} --select mmm_posterior,reconciled_lift,allocation" in idle
+        assert f".venv/bin/umm materialize --partition {WEEK} --select mmm_posterior,reconciled_lift,allocation,experiment_plan" in idle
         assert PROGRESS_POLL not in idle and "Being materialized" not in idle

@@ -50,14 +50,27 @@ def test_a_missing_asset_week_names_the_command_that_makes_it(request_context, a
     week = api_world.weeks[-5]
     with pytest.raises(Missing) as missing:
         current().tables("allocation", week, "allocation")
-    assert missing.value.command == f".venv/bin/umm materialize --partition {week} --select allocation"
+    assert missing.value.command == f".venv/bin/umm materialize --partition {week} --select allocation,experiment_plan"
 
     def body(week, **_):
         current().tables("reconciled_lift", api_world.weeks[-5], "reconciled")
 
     text = rendered(page("/probe")(body)(week=api_world.newest))
     assert "umm-empty" in text
-    assert f".venv/bin/umm materialize --partition {week} --select reconciled_lift,allocation" in text
+    assert f".venv/bin/umm materialize --partition {week} --select reconciled_lift,allocation,experiment_plan" in text
+
+
+def test_the_roas_page_says_which_test_to_run_next(request_context, pages, api_world):
+    from umm_assets.lib.storage import Warehouse
+
+    designs = Warehouse(api_world.data_dir).read("experiment_plan", api_world.newest, "designs")
+    summary = Warehouse(api_world.data_dir).read("experiment_plan", api_world.newest, "summary").iloc[0]
+    text = rendered(pages.roas.layout(week=api_world.newest))
+    assert "Which test to run next" in text and "roas-experiments" in text
+    assert json.dumps(f"Next: {summary['top_sentence']}.")[1:-1] in text  # as escaped in the rendered JSON
+    for channel in designs.loc[designs["best"], "channel"]:
+        assert f'"{channel}"' in text
+    assert "roas-experiment-plan" in text  # its CSV download
 
 
 def test_an_error_shows_a_reference_and_never_the_traceback(request_context, caplog):

@@ -44,7 +44,7 @@ def test_materialize_daemon_queues_one_backfill_the_sensor_and_readers_see(platf
         [backfill] = backfills_in_progress(instance)
         assert backfill.backfill_id == backfill_id  # queued, nothing ran in this process
         assert not instance.get_runs()
-        truth, last = platform.truth, platform.truth["last_week"]
+        last = platform.truth["last_week"]
         target = backfill.asset_backfill_data.target_subset
         assert target.get_partitions_subset(dg.AssetKey("validated_spend")).get_partition_keys() == platform.weeks
         assert list(target.get_partitions_subset(dg.AssetKey("mmm_posterior")).get_partition_keys()) == [last]

@@ -5,8 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets.definitions import build_defs
-from umm_assets.defs.model import checks
-from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.mmm_posterior import checks
+from umm_assets.defs.mmm_posterior.config import MMMRunConfig
 from umm_assets.defs.resources import MODEL_COMPILE_CACHE, ModelCompileCache
 from umm_assets.lib.mmm.config import MMMConfig
 from umm_assets.lib.mmm.policy import ConvergencePolicy, escalated

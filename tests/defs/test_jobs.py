@@ -4,15 +4,16 @@ landing zone is read, nothing is materialized)."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from umm_assets.definitions import build_defs
-from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL
+from umm_assets.defs.mmm_posterior.assets import MODEL_CHAIN_BACKFILL
+from umm_assets.lib.outputs import MODEL_CHAIN
 from umm_assets.lib.settings import Settings
 
-MODEL_CHAIN = ("mmm_posterior", "reconciled_lift", "allocation")
 VALIDATED = ("validated_spend", "validated_outcomes", "validated_controls", "validated_attribution")
 DECIDED = {
     "validated_job": dg.BackfillPolicy.single_run(),  # a range is one run: the landing zone read once
@@ -53,3 +54,16 @@ def test_each_job_backfills_a_range_as_decided(defs):
 def test_no_job_mixes_backfill_policies(defs):
     warned = [message for job in DECIDED for message in _resolve(defs, job)[1]]
     assert warned == []
+
+
+def test_each_model_stage_is_its_own_group_named_as_its_asset_and_folder(defs):
+    """What the Dagster UI shows as groups: ``validated`` for the inputs, then one per stage of the chain."""
+    from umm_assets import defs as wiring
+
+    groups = {a: defs.resolve_assets_def(a).group_names_by_key[dg.AssetKey(a)] for a in (*VALIDATED, *MODEL_CHAIN)}
+    assert {groups[a] for a in VALIDATED} == {"validated"}
+    for asset in MODEL_CHAIN:
+        assert groups[asset] == asset
+        assert (Path(wiring.__file__).parent / asset / "assets.py").is_file()  # the stage's folder
+    job = defs.resolve_job_def("model_chain_job")
+    assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == set(MODEL_CHAIN)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from umm_assets.defs import metadata
-from umm_assets.defs.allocate import assets as allocate_assets
-from umm_assets.defs.model import assets as model_assets
-from umm_assets.defs.reconcile import assets as reconcile_assets
+from umm_assets.defs.allocation import assets as allocate_assets
+from umm_assets.defs.mmm_posterior import assets as model_assets
+from umm_assets.defs.reconciled_lift import assets as reconcile_assets
 from umm_assets.lib.settings import Settings, SettingsError
 
 WEEK = "2026-11-23"

@@ -322,7 +322,7 @@ def test_definitions_graph_snapshot(platform):
     defs = platform.defs
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    model = ["mmm_posterior", "reconciled_lift", "allocation"]
+    model = ["mmm_posterior", "reconciled_lift", "allocation", "experiment_plan"]
     raw = [f"raw/{folder}" for folder in ("media_spend", "outcomes", "controls", "incrementality_tests", "attribution")]
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted(VALIDATED + model + raw)
     checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
@@ -333,7 +333,9 @@ def test_definitions_graph_snapshot(platform):
                                "allocation:budget_sums_to_total", "allocation:bounds_respected",
                                "allocation:uplift_not_negative", "allocation:optimizer_converged",
                                "allocation:not_worse_than_current_under_mmm",
-                               "allocation:plan_within_measured_spend"]
+                               "allocation:plan_within_measured_spend",
+                               "experiment_plan:ranking_stable_across_seeds",
+                               "experiment_plan:well_measured_channel_valued_low"]
                             + [f"{a}:freshness_check" for a in VALIDATED_WEEKLY + model])
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys) for k in
             graph.get_all_asset_keys()}
@@ -341,6 +343,7 @@ def test_definitions_graph_snapshot(platform):
     assert deps["reconciled_lift"] == ["mmm_posterior", "validated_attribution", "validated_controls",
                                        "validated_outcomes", "validated_spend", "validated_tests"]
     assert deps["allocation"] == ["mmm_posterior", "reconciled_lift", "validated_spend"]
+    assert deps["experiment_plan"] == ["allocation", "validated_spend", "validated_tests"]
     weekly = defs.resolve_assets_def("validated_spend").partitions_def
     assert weekly.get_partition_keys()[0] == platform.truth["first_week"]
     assert weekly.get_partition_keys()[-1] == platform.truth["last_week"]

@@ -43,7 +43,7 @@ def _rerun(ops_world, asset: str, weeks: list[str], **config):
 
 
 def test_an_unconverged_week_keeps_the_converged_weeks_of_its_run(ops_world, monkeypatch):
-    from umm_assets.defs.model import checks
+    from umm_assets.defs.mmm_posterior import checks
 
     weeks, bad = ops_world.model_weeks[:2], ops_world.model_weeks[0]
     real = checks.convergence_problems
@@ -63,7 +63,7 @@ def test_an_unconverged_week_keeps_the_converged_weeks_of_its_run(ops_world, mon
 
 
 def test_a_plan_failing_a_blocking_check_is_not_committed(ops_world, monkeypatch):
-    from umm_assets.defs.allocate import assets
+    from umm_assets.defs.allocation import assets
 
     weeks, bad = ops_world.model_weeks[1:], ops_world.model_weeks[1]
     real = assets._plan

@@ -6,6 +6,7 @@ from umm_api.routes import (
                             contributions,
                             data_quality,
                             diagnostics,
+                            experiment_plan,
                             health,
                             history,
                             partitions,
@@ -16,5 +17,5 @@ from umm_api.routes import (
 )
 
 ROUTERS = [health.router, partitions.router, roas.router, contributions.router, response_curves.router,
-           reconciliation.router, history.router, allocation.router, scenarios.router, diagnostics.router,
-           data_quality.router, admin.router]
+           reconciliation.router, history.router, allocation.router, scenarios.router, experiment_plan.router,
+           diagnostics.router, data_quality.router, admin.router]

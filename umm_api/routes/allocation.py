@@ -7,7 +7,6 @@ import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_assets.lib.serving.reader import Snapshot
 from umm_api.schemas import (
     AllocationChannel,
     AllocationResponse,
@@ -20,6 +19,7 @@ from umm_api.schemas import (
 )
 from umm_api.serving import check_channels, integer, interval, serve
 from umm_assets.lib.outputs import ALLOCATION
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
 

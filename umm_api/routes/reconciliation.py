@@ -3,7 +3,6 @@
 from fastapi import APIRouter, Request, Response
 
 from umm_api.deps import AsOf, Channels, Reader, RequireViewer
-from umm_assets.lib.serving.reader import Snapshot
 from umm_api.schemas import (
     AttributionEstimate,
     ExperimentCoverage,
@@ -18,6 +17,7 @@ from umm_api.schemas import (
 )
 from umm_api.serving import check_channels, integer, interval, serve, text
 from umm_assets.lib.outputs import RECONCILED_LIFT
+from umm_assets.lib.serving.reader import Snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["reconciliation"])
 

@@ -13,6 +13,7 @@ from umm_assets.defs.resources import LandingZoneResource
 from umm_assets.defs.runs import PARTITION, RANGE_END, RANGE_START, backfills_in_progress
 from umm_assets.lib import ingest
 from umm_assets.lib.contracts import OUTCOMES, SPEND
+from umm_assets.lib.outputs import MODEL_CHAIN
 from umm_assets.lib.weeks import last_complete_week
 
 # A week closes at Monday 00:00 UTC; its partition is expected by Tuesday 00:00, a day later
@@ -27,7 +28,7 @@ SCHEDULE_TAG = "dagster/schedule_name"  # Dagster's tag on runs a schedule start
 # max_partitions_per_run of the job's partitioned assets, and warns when they differ).
 # - validated_job (the validated_* assets, BackfillPolicy.single_run()): a range is one run, which reads the
 #   landing zone once.
-# - model_chain_job (mmm_posterior, reconciled_lift, allocation: MODEL_CHAIN_BACKFILL in defs/model/assets.py):
+# - model_chain_job (mmm_posterior, reconciled_lift, allocation: MODEL_CHAIN_BACKFILL in defs/mmm_posterior/assets.py):
 #   runs of up to 8 weeks, within which the MMM's compiled model serves every week.
 # The weekly refresh is therefore two runs: the schedule validates the week that closed, and on that run's
 # success the weekly_refresh_chain sensor fits it. `umm materialize` cuts its own runs of the implicit asset
@@ -47,7 +48,7 @@ def model_chain_job(partitions: dg.PartitionsDefinition):
                 "Fit the MMM on the window ending at the week, reconcile it with the tests and attribution, and "
                 "recommend next week's budget (reads the validated weeks; validate first). A backfill of a range "
                 "runs up to 8 weeks per run, sharing the compiled model.",
-                dg.AssetSelection.groups("model"))
+                dg.AssetSelection.groups(*MODEL_CHAIN))
 
 
 def weekly_refresh_schedule(job) -> dg.ScheduleDefinition:

@@ -28,6 +28,11 @@ def ending_at(frame: pd.DataFrame, week: str, weeks: int) -> pd.DataFrame:
     return frame[(days >= start) & (days <= end)].reset_index(drop=True)
 
 
+def known_by(tests: pd.DataFrame, week: str) -> pd.DataFrame:
+    """The tests that had ended by the end of ``week`` (a week's estimates use only what was known then)."""
+    return tests[pd.to_datetime(tests["end_date"]) <= pd.Timestamp(week) + pd.Timedelta(days=6)]
+
+
 def span(frame: pd.DataFrame) -> dict:
     """Lineage of a window: its first and last week and how many weeks it holds."""
     if frame.empty:

@@ -421,8 +421,8 @@ class ScenarioSolver:
             self.reference = Reference(ResponseModel.from_draws(tables["mmm_parameter_draws"], mmm_spec),
                                        geo_shares_array(mmm_spec))
 
-    def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
-              locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:
+    def problem(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+                locked: Mapping[str, float] | Sequence[str] | None = None) -> Problem:
         """The stored partition's bounds and locks apply unless overridden: bounds given here unlock a
         channel (a held one too: the hold stays reported), and a lock given here (current spend, or the
         given amount) replaces its bounds."""
@@ -435,8 +435,12 @@ class ScenarioSolver:
         for name, amount in new_locks:
             merged_locked[name] = float(amount)
             merged_bounds.pop(name, None)
-        problem = build_problem(self.model.channels, self.current, budget, bounds=merged_bounds,
-                                locked=merged_locked)
+        return build_problem(self.model.channels, self.current, budget, bounds=merged_bounds, locked=merged_locked)
+
+    def solve(self, budget: float, bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+              locked: Mapping[str, float] | Sequence[str] | None = None) -> AllocationResult:
+        """The plan at ``budget`` (bounds and locks: see :meth:`problem`)."""
+        problem = self.problem(budget, bounds, locked)
         warm = self.recommended * problem.budget / max(self.recommended.sum(), 1e-12)  # the stored optimum, rescaled
         result = allocate(self.model, problem, objective=self.objective, alpha=self.alpha, shares=self.shares,
                           warm_start=warm, reference=self.reference)

@@ -15,6 +15,9 @@ import pandera.pandas as pa
 MMM_POSTERIOR = "mmm_posterior"
 RECONCILED_LIFT = "reconciled_lift"
 ALLOCATION = "allocation"
+EXPERIMENT_PLAN = "experiment_plan"
+# the model chain's stages in order; each names its asset, its defs/ folder and its Dagster group
+MODEL_CHAIN = (MMM_POSTERIOR, RECONCILED_LIFT, ALLOCATION, EXPERIMENT_PLAN)
 
 
 def _schema(name: str, columns: Mapping[str, object], nullable: tuple[str, ...] = ()) -> pa.DataFrameSchema:
@@ -50,7 +53,7 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
             "rhat_max": float, "ess_bulk_min": float, "ess_tail_min": float, "divergences": int, "mape": float,
             "r2": float, "holdout_mape": float, "holdout_weeks": int, "ppc_coverage_90": float, "n_weeks": int,
             "window_start": "datetime64[ns]", "window_end": "datetime64[ns]",
-            # the convergence thresholds the fit was held to (see defs/model/checks.py)
+            # the convergence thresholds the fit was held to (see defs/mmm_posterior/checks.py)
             "check_rhat_max": float, "check_ess_min": float, "check_divergences_max": float},
             nullable=("holdout_mape",)),
         # the candidate response shapes fitted and which one PSIS-LOO kept (lib/mmm/policy.loo_comparison);
@@ -101,6 +104,22 @@ SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
         "frontier": _schema("frontier", {"budget": float, "budget_ratio": float, **_interval("expected_revenue"),
                                          **_interval("uplift")}),
         "mmm_parameter_draws": _schema("mmm_parameter_draws", PARAMETER_DRAWS),
+    },
+    EXPERIMENT_PLAN: {  # columns: umm_assets.lib.experiment_plan.COLUMNS
+        "designs": _schema("designs", {
+            "rank": int, "channel": str, "kind": str, "weeks": int, "spend_level": str, "weekly_spend": float,
+            "test_weekly_spend": float, "expected_lift": float, "measurement_sd": float,
+            "roas_halfwidth_today": float, "roas_halfwidth_after": float, "value_per_week": float,
+            "value_per_week_se": float, "value_per_week_lower": float, "value_per_week_upper": float,
+            "revenue_gain_per_week": float, "plan_change_share": float, "revenue_forgone": float,
+            "spend_saved": float, "cost": float, "horizon_weeks": int, "value_over_horizon": float,
+            "net_value": float, "ess": float, "reweighting_reliable": bool, "optimizer_failures": int,
+            "worth_it": bool, "best": bool, "sentence": str},
+            nullable=("roas_halfwidth_today", "roas_halfwidth_after")),  # a channel without spend in the window
+        "summary": _schema("summary", {
+            "noise_cv": float, "noise_source": str, "horizon_weeks": int, "n_outcomes": int, "n_draws": int,
+            "min_ess": float, "objective": str, "budget_marginal_roas": float, "test_start": str,
+            "top_channel": str, "top_sentence": str, "worth_testing": str, "not_worth_testing": str, "notes": str}),
     },
 }
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import dash_mantine_components as dmc
 import dash
+import dash_mantine_components as dmc
 from dash import Input, Output, dcc, html
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,

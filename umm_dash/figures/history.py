@@ -8,7 +8,6 @@ from plotly.subplots import make_subplots
 
 from umm_dash.figures.common import INTERVAL, PER_WEEK, band, colours, layout
 
-
 BANDS_FROM = 6  # with fewer weeks, error bars read better than bands
 ROW_HEIGHT = 150
 

@@ -4,6 +4,7 @@ and what the platform concludes from all three."""
 from __future__ import annotations
 
 import dash
+import dash_mantine_components as dmc
 import pandas as pd
 
 from umm_dash import verdicts
@@ -11,7 +12,7 @@ from umm_dash.components import download
 from umm_dash.components.cards import banners, empty_state, graph, page_header, section
 from umm_dash.components.page import page
 from umm_dash.components.table import frame_table, number, percent, text
-from umm_dash.data import RECONCILED_LIFT, current
+from umm_dash.data import EXPERIMENT_PLAN, RECONCILED_LIFT, current
 from umm_dash.figures import roas as figures
 
 dash.register_page(__name__, path="/roas", name="ROAS & reconciliation", order=2,
@@ -23,6 +24,11 @@ WEIGHT_COLUMNS = {"channel": ("channel", text), "weight_mmm": ("MMM", percent())
                   "weight_tests": ("experiments", percent()), "weight_attribution": ("attribution", percent()),
                   "n_tests": ("tests", number()), "tests_used": ("test ids", text),
                   "attribution_bias": ("attribution bias (×)", number(2)), "guard_note": ("note", text)}
+EXPERIMENT_COLUMNS = {"channel": ("channel", text), "kind": ("test", text), "weeks": ("weeks", number()),
+                      "spend_level": ("at spend", text), "roas_halfwidth_today": ("interval today (±)", percent()),
+                      "roas_halfwidth_after": ("after (±)", percent()),
+                      "value_per_week": ("revenue gained / week", number()), "cost": ("cost", number()),
+                      "net_value": ("net over horizon", number()), "worth_it": ("worth it", text)}
 
 
 def _tables(week: str | None):
@@ -50,7 +56,30 @@ def layout(week: str | None, **_):
                                                              id="roas-weights"),
                 "Each source's share of the way the reconciled estimate moved towards it.",
                 actions=download.button("roas-weights")),
+        section("Which test to run next", _experiments(week),
+                "Each channel's best test, simulated on this week's posterior: how much it would narrow the ROAS "
+                "interval, the revenue per week a better split would gain from what it teaches, and what it "
+                "costs.", actions=download.button("roas-experiment-plan")),
     ]
+
+
+def _experiments(week: str | None):
+    plan = current().optional(EXPERIMENT_PLAN, week, "designs", "summary")
+    if plan is None:
+        return empty_state("No experiment plan for this week",
+                           f".venv/bin/umm materialize --partition {week} --select experiment_plan")
+    designs, summary = plan["designs"], plan["summary"].iloc[0]
+    best = designs[designs["best"]].sort_values("rank")
+    lines = [dmc.Text(f"Next: {summary['top_sentence']}.", fw=600, id="roas-next-test")] if len(best) else []
+    if summary["not_worth_testing"]:
+        lines.append(dmc.Text(f"No test is worth its cost over {int(summary['horizon_weeks'])} weeks for: "
+                              f"{summary['not_worth_testing'].replace(',', ', ')}.", size="sm"))
+    lines.append(frame_table(best, EXPERIMENT_COLUMNS, id="roas-experiments"))
+    lines.append(dmc.Text(f"Measured lifts simulated with {100 * summary['noise_cv']:.0f} % noise for a 4-week "
+                          f"holdout ({summary['noise_source']}); cost = revenue forgone − what the saved spend earns "
+                          f"at the plan's margin (ROAS {summary['budget_marginal_roas']:.2f}).", size="xs",
+                          c="dimmed"))
+    return dmc.Stack(lines, gap="xs")
 
 
 def _tests(coverage: pd.DataFrame | None, week: str | None):
@@ -82,3 +111,8 @@ def _weights(week: str | None) -> pd.DataFrame:
     return reconciled[["channel", "method", *(c for c in reconciled if c.startswith(("weight_", "shift_"))),
                        "n_tests", "tests_used"]]
 
+
+
+@download.table("roas-experiment-plan")
+def _experiment_plan(week: str | None) -> pd.DataFrame:
+    return current().tables(EXPERIMENT_PLAN, week, "designs")["designs"]

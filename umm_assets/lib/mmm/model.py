@@ -102,17 +102,40 @@ def build_mmm(
     pymc_marketing.mmm.MMM
         With ``build_model`` done and lift tests added.
     """
-    from pymc_extras.prior import Prior
+    from pymc_marketing.mmm import MMM
+
+    adstock, saturation, scaling = _components(frame, config)
+    mmm = MMM(
+        date_column=DATE,
+        channel_columns=list(frame.channels),
+        target_column=frame.target,
+        adstock=adstock,
+        saturation=saturation,
+        control_columns=list(frame.controls) or None,
+        yearly_seasonality=config.yearly_seasonality or None,
+        dims=frame.dims or None,
+        scaling=scaling,
+        model_config=model_config_for(config, frame),
+    )
+    if config.trend:
+        _add_trend(mmm, config, frame)
+    mmm.build_model(frame.X, frame.y)
+    if isinstance(calibration, ExactLiftTests):
+        add_exact_lift_tests(mmm, calibration.tests, frame)
+    elif calibration is not None and len(calibration):
+        mmm.add_lift_test_measurements(calibration)
+    return mmm
+
+
+def _components(frame: ModelFrame, config: MMMConfig):
+    """pymc-marketing's adstock, saturation and scaling for ``config`` (scaling: None for its default)."""
     from pymc_marketing.mmm import (
-        MMM,
         BinomialAdstock,
         DelayedAdstock,
         GeometricAdstock,
         HillSaturation,
-        LinearTrend,
         LogisticSaturation,
     )
-    from pymc_marketing.mmm.additive_effect import LinearTrendEffect
     from pymc_marketing.mmm.scaling import DataDerivedScaling
 
     adstock_cls = {
@@ -131,31 +154,21 @@ def build_mmm(
             "channel": DataDerivedScaling(method="max", dims=()),
             "target": DataDerivedScaling(method="max", dims=()),
         }
-    mmm = MMM(
-        date_column=DATE,
-        channel_columns=list(frame.channels),
-        target_column=frame.target,
-        adstock=adstock_cls(l_max=config.l_max, normalize=config.adstock_normalize),
-        saturation=saturation,
-        control_columns=list(frame.controls) or None,
-        yearly_seasonality=config.yearly_seasonality or None,
-        dims=frame.dims or None,
-        scaling=scaling,
-        model_config=model_config_for(config, frame),
+    return adstock_cls(l_max=config.l_max, normalize=config.adstock_normalize), saturation, scaling
+
+
+def _add_trend(mmm: Any, config: MMMConfig, frame: ModelFrame) -> None:
+    """A linear trend with one changepoint (prior on its slope change: ``priors["trend_delta"]``)."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.mmm import LinearTrend
+    from pymc_marketing.mmm.additive_effect import LinearTrendEffect
+
+    dims = frame.dims
+    delta = config.priors.get("trend_delta")
+    delta = (
+        resolve_prior(delta)
+        if delta is not None
+        else Prior("Laplace", mu=0, b=0.25, dims=(*dims, "changepoint"))
     )
-    if config.trend:
-        dims = frame.dims
-        delta = config.priors.get("trend_delta")
-        delta = (
-            resolve_prior(delta)
-            if delta is not None
-            else Prior("Laplace", mu=0, b=0.25, dims=(*dims, "changepoint"))
-        )
-        trend = LinearTrend(n_changepoints=1, dims=dims, priors={"delta": delta})
-        mmm.add_mu_effect(LinearTrendEffect(trend=trend, prefix="trend"))
-    mmm.build_model(frame.X, frame.y)
-    if isinstance(calibration, ExactLiftTests):
-        add_exact_lift_tests(mmm, calibration.tests, frame)
-    elif calibration is not None and len(calibration):
-        mmm.add_lift_test_measurements(calibration)
-    return mmm
+    trend = LinearTrend(n_changepoints=1, dims=dims, priors={"delta": delta})
+    mmm.add_mu_effect(LinearTrendEffect(trend=trend, prefix="trend"))

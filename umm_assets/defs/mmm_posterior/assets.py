@@ -21,8 +21,8 @@ import pandas as pd
 from umm_assets import __version__
 from umm_assets.defs import partition_checks
 from umm_assets.defs.metadata import dashboard_link, fields, figures, line_plot_md, table
-from umm_assets.defs.model import checks
-from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.mmm_posterior import checks
+from umm_assets.defs.mmm_posterior.config import MMMRunConfig
 from umm_assets.defs.resources import ModelCompileCache, WarehouseResource
 from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
 from umm_assets.lib import humanize
@@ -145,6 +145,58 @@ def headline(roas: pd.DataFrame, diagnostics: pd.Series) -> dict[str, object]:
                for part in ("saturation", "adstock")}}
 
 
+def _fit_week(context: dg.AssetExecutionContext, config: MMMRunConfig, model_cache: ModelCompileCache,
+              candidates, week: str, window: dict[str, pd.DataFrame]) -> tuple[Stored, list]:
+    """The week's window fitted with each candidate shape, the one LOO keeps summarised and saved, and the
+    time each fit took."""
+    started = time.perf_counter()
+    spend, outcomes, controls = (window[name] for name in INPUTS)
+    try:
+        frame = build_model_frame(spend, outcomes, controls, end_week=week, window_weeks=candidates[0].window_weeks,
+                                  min_weeks=candidates[0].min_weeks)
+    except (InsufficientHistory, FrameError) as err:
+        raise dg.Failure(f"mmm_posterior[{week}]: {err}", allow_retries=False) from None
+    for warning in frame.warnings:
+        context.log.warning(f"mmm_posterior[{week}]: {warning}")
+    candidate_fits, times = _fit_candidates(context, config, model_cache, candidates, frame, week)
+    (result, summaries), comparison = _choose(context, candidate_fits, config, week)
+    tables = summaries.tables() | {"loo_comparison": comparison}
+    tables["diagnostics"] = tables["diagnostics"].assign(**thresholds_record(config.policy()))
+    tables = validate_outputs(MMM_POSTERIOR, tables)
+    model_file = _scratch() / f"{week}-{context.run_id}.nc"
+    save_fit(result, model_file)
+    context.log.info(humanize.step_time_line(
+        f"mmm_posterior[{week}]", time.perf_counter() - started, times,
+        rest="window, choice, tables and saving" if len(times) > 1 else "window, tables and saving",
+        detail=f"{frame.n_weeks} weeks fitted"))
+    upstream = {name: span(rows) for name, rows in window.items()}
+    return Stored(tables, files={MODEL_FILE: model_file}, upstream=upstream), times
+
+
+def _metadata(values: dict[str, Stored], fit_seconds: dict[str, float], step_seconds: float,
+              dash_url: str | None) -> dict[str, object]:
+    """The materialization's metadata: the last week's headline, tables and fit plot, and the run's timing."""
+    last_week, stored = next(reversed(values.items()))
+    roas, fits, comparison = (stored.tables[name] for name in ("roas", "fit", "loo_comparison"))
+    last = stored.tables["diagnostics"].iloc[0]
+    national = fits[fits["geo"] == NATIONAL]
+    return {
+        **figures(headline(roas, last)),
+        **dashboard_link(dash_url, DASH_PAGE, last_week),
+        "diagnostics": fields(last),
+        "roas": table(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
+        "fit_vs_actual": line_plot_md(national, "week", {"actual": "actual", "predicted_mean": "fitted"},
+                                      band=("predicted_lower", "predicted_upper"),
+                                      title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
+        "weeks_fitted": len(values),
+        **({"loo_comparison": table(comparison)} if len(comparison) > 1 else {}),
+        # seconds from the step's start to its output (the warehouse write follows), and of each
+        # candidate's fits (every attempt, summaries included), over the run's weeks
+        "step_seconds": round(step_seconds, 1),
+        **{humanize.headline_key("fit_seconds", label): round(seconds, 1) for label, seconds in fit_seconds.items()},
+    }
+
+
 def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                     dash_url: str | None = None) -> dg.AssetsDefinition:
     """``dash_url``: the dashboard's address (``Settings.dash_url``), linked from each materialization."""
@@ -157,7 +209,7 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
         backfill_policy=MODEL_CHAIN_BACKFILL,
         check_specs=checks.check_specs(partitions),
         pool="model_fit",
-        group_name="model",
+        group_name=checks.ASSET,  # the stage: asset, folder and group share its name
         code_version=CODE_VERSION,
         kinds={"pymc", "parquet"},
         io_manager_key="warehouse_io_manager",
@@ -168,39 +220,16 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                       validated_outcomes: pd.DataFrame, validated_controls: pd.DataFrame):
         step_started = time.perf_counter()
         candidates = config.candidates(window_weeks)
-        values, diagnostics, roas, fits, comparison = {}, {}, None, None, None
-        fit_seconds: dict[str, float] = {}
+        inputs = {"validated_spend": validated_spend, "validated_outcomes": validated_outcomes,
+                  "validated_controls": validated_controls}
+        values, diagnostics, fit_seconds = {}, {}, {}
         for week in context.partition_keys:
-            week_started = time.perf_counter()
-            spend, outcomes, controls = (ending_at(t, week, window_weeks)
-                                         for t in (validated_spend, validated_outcomes, validated_controls))
-            require_complete(week, window_weeks, {"validated_spend": spend, "validated_outcomes": outcomes,
-                                                  "validated_controls": controls}, warehouse.get(), "mmm_posterior")
-            try:
-                frame = build_model_frame(spend, outcomes, controls, end_week=week, window_weeks=window_weeks,
-                                          min_weeks=candidates[0].min_weeks)
-            except (InsufficientHistory, FrameError) as err:
-                raise dg.Failure(f"mmm_posterior[{week}]: {err}", allow_retries=False) from None
-            for warning in frame.warnings:
-                context.log.warning(f"mmm_posterior[{week}]: {warning}")
-            candidate_fits, times = _fit_candidates(context, config, model_cache, candidates, frame, week)
-            (result, summaries), comparison = _choose(context, candidate_fits, config, week)
-            tables = summaries.tables() | {"loo_comparison": comparison}
-            tables["diagnostics"] = tables["diagnostics"].assign(**thresholds_record(config.policy()))
-            tables = validate_outputs(MMM_POSTERIOR, tables)
-            model_file = _scratch() / f"{week}-{context.run_id}.nc"
-            save_fit(result, model_file)
-            values[week] = Stored(tables, files={MODEL_FILE: model_file},
-                                  upstream={"validated_spend": span(spend), "validated_outcomes": span(outcomes),
-                                            "validated_controls": span(controls)})
-            diagnostics[week] = tables["diagnostics"].iloc[0]
-            roas, fits = tables["roas"], tables["fit"]
+            window = {name: ending_at(rows, week, window_weeks) for name, rows in inputs.items()}
+            require_complete(week, window_weeks, window, warehouse.get(), "mmm_posterior")
+            values[week], times = _fit_week(context, config, model_cache, candidates, week, window)
+            diagnostics[week] = values[week].tables["diagnostics"].iloc[0]
             for timed in times:
                 fit_seconds[timed.label] = fit_seconds.get(timed.label, 0.0) + timed.seconds
-            context.log.info(humanize.step_time_line(
-                f"mmm_posterior[{week}]", time.perf_counter() - week_started, times,
-                rest="window, choice, tables and saving" if len(times) > 1 else "window, tables and saving",
-                detail=f"{frame.n_weeks} weeks fitted"))
 
         results = partition_checks.per_week(context, checks.results(diagnostics, config))
         failed = checks.failed(diagnostics, config.policy())
@@ -215,29 +244,10 @@ def build_mmm_asset(partitions: dg.PartitionsDefinition, window_weeks: int,
                 metadata={"diagnostics": table(pd.DataFrame(diagnostics).T.reset_index(names="week"))},
                 allow_retries=False)
         yield from results
-        last_week, last = next(reversed(diagnostics.items()))
-        national = fits[fits["geo"] == NATIONAL]
         step_seconds = time.perf_counter() - step_started
         if len(values) > 1:
             context.log.info(f"mmm_posterior: {len(values)} weeks, {humanize.duration(step_seconds)} in all")
-        yield dg.Output(
-            values if len(values) > 1 else next(iter(values.values())),
-            metadata={
-                **figures(headline(roas, last)),
-                **dashboard_link(dash_url, DASH_PAGE, last_week),
-                "diagnostics": fields(last),
-                "roas": table(roas[["channel", "spend", "roas_mean", "roas_p05", "roas_p50", "roas_p95"]]),
-                "fit_vs_actual": line_plot_md(national, "week", {"actual": "actual", "predicted_mean": "fitted"},
-                                              band=("predicted_lower", "predicted_upper"),
-                                              title=f"revenue: fit vs actual ({national['geo'].iloc[0]})"),
-                "weeks_fitted": len(values),
-                **({"loo_comparison": table(comparison)} if len(comparison) > 1 else {}),
-                # seconds from the step's start to its output (the warehouse write follows), and of each
-                # candidate's fits (every attempt, summaries included), over the run's weeks
-                "step_seconds": round(step_seconds, 1),
-                **{humanize.headline_key("fit_seconds", label): round(seconds, 1)
-                   for label, seconds in fit_seconds.items()},
-            },
-        )
+        yield dg.Output(values if len(values) > 1 else next(iter(values.values())),
+                        metadata=_metadata(values, fit_seconds, step_seconds, dash_url))
 
     return mmm_posterior

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from umm_assets.defs import partition_checks
-from umm_assets.defs.model.config import MMMRunConfig
+from umm_assets.defs.mmm_posterior.config import MMMRunConfig
 from umm_assets.lib.mmm.policy import ConvergencePolicy, convergence_problems
 
 ASSET = "mmm_posterior"

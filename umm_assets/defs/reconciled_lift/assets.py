@@ -12,11 +12,11 @@ from umm_assets import __version__
 from umm_assets.defs import partition_checks
 from umm_assets.defs.io_manager import PartitionView
 from umm_assets.defs.metadata import dashboard_link, figures, table
-from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL, RunLog
-from umm_assets.defs.reconcile import checks
-from umm_assets.defs.reconcile.config import ReconcileRunConfig
+from umm_assets.defs.mmm_posterior.assets import MODEL_CHAIN_BACKFILL, RunLog
+from umm_assets.defs.reconciled_lift import checks
+from umm_assets.defs.reconciled_lift.config import ReconcileRunConfig
 from umm_assets.defs.resources import ModelCompileCache, WarehouseResource
-from umm_assets.defs.windows import ending_at, require_complete, span, window_ins
+from umm_assets.defs.windows import ending_at, known_by, require_complete, span, window_ins
 from umm_assets.lib import humanize
 from umm_assets.lib.mmm.calibration import ExactLiftTests
 from umm_assets.lib.mmm.config import MMMConfig
@@ -101,8 +101,7 @@ def _week(context: dg.AssetExecutionContext, config: ReconcileRunConfig, warehou
                          f"({', '.join(problems)}); refit it, or set allow_unconverged", allow_retries=False)
     window = {name: ending_at(inputs[name], week, window_weeks) for name in INPUTS}
     require_complete(week, window_weeks, window, warehouse.get(), "reconciled_lift")
-    tests = inputs["validated_tests"]
-    tests = tests[pd.to_datetime(tests["end_date"]) <= pd.Timestamp(week) + pd.Timedelta(days=6)]
+    tests = known_by(inputs["validated_tests"], week)
     posterior = posterior_of(view)
     # the model mmm_posterior fitted (saturation, priors, ...), sampled as this run asks
     overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(config, k)) is not None}
@@ -169,7 +168,7 @@ def build_reconcile_asset(partitions: dg.PartitionsDefinition, window_weeks: int
         backfill_policy=MODEL_CHAIN_BACKFILL,  # mmm_posterior's: the chain's weeks run together
         check_specs=checks.check_specs(partitions),
         pool="model_fit",
-        group_name="model",
+        group_name=checks.ASSET,  # the stage: asset, folder and group share its name
         code_version=CODE_VERSION,
         kinds={"pymc", "parquet"},
         io_manager_key="warehouse_io_manager",

@@ -5,14 +5,14 @@ import pandas as pd
 
 from umm_assets import __version__
 from umm_assets.defs import partition_checks
-from umm_assets.defs.allocate import checks
-from umm_assets.defs.allocate.config import AllocationRunConfig
+from umm_assets.defs.allocation import checks
+from umm_assets.defs.allocation.config import AllocationRunConfig
 from umm_assets.defs.metadata import dashboard_link, fields, figures, line_plot_md, table
-from umm_assets.defs.model.assets import MODEL_CHAIN_BACKFILL
-from umm_assets.defs.reconcile.assets import posterior_of
+from umm_assets.defs.mmm_posterior.assets import MODEL_CHAIN_BACKFILL
+from umm_assets.defs.reconciled_lift.assets import posterior_of
 from umm_assets.defs.resources import WarehouseResource
 from umm_assets.defs.windows import ending_at, span, window_ins
-from umm_assets.lib import allocate, humanize, support
+from umm_assets.lib import allocate, support
 from umm_assets.lib.mmm.response import geo_shares_array
 from umm_assets.lib.outputs import ALLOCATION, validate_outputs
 from umm_assets.lib.storage import Stored
@@ -92,7 +92,7 @@ def build_allocation_asset(partitions: dg.PartitionsDefinition, dash_url: str | 
              **window_ins(CURRENT_WEEKS, ["validated_spend"])},
         backfill_policy=MODEL_CHAIN_BACKFILL,  # mmm_posterior's: the chain's weeks run together
         check_specs=checks.check_specs(partitions),
-        group_name="model",
+        group_name=checks.ASSET,  # the stage: asset, folder and group share its name
         code_version=CODE_VERSION,
         kinds={"scipy", "parquet"},
         io_manager_key="warehouse_io_manager",
