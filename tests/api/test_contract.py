@@ -205,6 +205,7 @@ def test_experiment_plan_ranks_tests_with_their_value_cost_and_words(viewer, mod
     summary = body["summary"]
     assert summary["top_channel"] == best[0]["channel"] and summary["next_test"] == best[0]["sentence"]
     assert set(summary["not_worth_testing"]) == {d["channel"] for d in best if not d["worth_it"]}
+    assert set(summary["worth_testing"]) == {d["channel"] for d in best if d["worth_it"]}
     only = viewer("/api/v1/experiment-plan", params={"best": "true", "channel": best[0]["channel"]}).json()
     assert [d["sentence"] for d in only["designs"]] == [best[0]["sentence"]]
 

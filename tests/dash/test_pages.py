@@ -67,7 +67,9 @@ def test_the_roas_page_says_which_test_to_run_next(request_context, pages, api_w
     summary = Warehouse(api_world.data_dir).read("experiment_plan", api_world.newest, "summary").iloc[0]
     text = rendered(pages.roas.layout(week=api_world.newest))
     assert "Which test to run next" in text and "roas-experiments" in text
-    assert json.dumps(f"Next: {summary['top_sentence']}.")[1:-1] in text  # as escaped in the rendered JSON
+    assert json.dumps(f"{summary['top_sentence']}.")[1:-1] in text  # as escaped in the rendered JSON
+    worth = designs.loc[designs["best"]].sort_values("rank")["worth_it"].iloc[0]
+    assert ("Next: " in text) == bool(worth) and ("the best candidate: " in text) == (not worth)
     for channel in designs.loc[designs["best"], "channel"]:
         assert f'"{channel}"' in text
     assert "roas-experiment-plan" in text  # its CSV download

@@ -55,10 +55,10 @@ def test_checks_and_metadata_say_what_to_test_next(modelled):
     assert str(metadata["next_test"].value).startswith("test ") and "best_per_channel" in metadata
 
 
-def test_a_plan_for_one_week_alone_matches_the_library_on_the_same_partition(modelled):
+def test_a_plan_for_one_week_alone_matches_the_library_on_the_same_partition(scratch):
     """Re-materialized alone, with two durations: the asset hands the stored allocation (bounds, locks, budget,
     objective, the plain MMM) to the library unchanged, so the library on the same inputs gives the same rows."""
-    platform, _ = modelled
+    platform, _ = scratch
     week = platform.truth["last_week"]
     config = {"experiment_plan": {**OP_CONFIG["experiment_plan"], "durations": [2, 6], "seed": 4}}
     run = materialize_range(platform.defs, platform.instance, ["experiment_plan"], week, log_level="WARNING",

@@ -125,9 +125,10 @@ class ExperimentPlan:
 
     @property
     def not_worth_testing(self) -> list[str]:
-        """Channels none of whose designs is worth its cost."""
-        worth = self.designs.groupby("channel")["worth_it"].any()
-        return sorted(worth.index[~worth])
+        """Channels whose best design is not worth its cost (the best prefers designs whose reweighting is
+        reliable: a test is not called worth it on rough numbers alone)."""
+        best = self.best
+        return sorted(best.loc[~best["worth_it"], "channel"])
 
 
 COLUMNS = [
@@ -525,7 +526,7 @@ def _cost(row: Mapping) -> str:
     net = f"{test} costs ≈ {amount(row['cost'])}" if row["cost"] >= 0 else f"{test} pays for itself"
     if row["kind"] == Kind.HOLDOUT:
         return (f"{net} (it forgoes {amount(row['revenue_forgone'])} of revenue; the {amount(row['spend_saved'])} "
-                "it does not spend would earn less elsewhere in the plan)" if row["cost"] < 0 else
+                "it does not spend would earn more elsewhere in the plan)" if row["cost"] < 0 else
                 f"{net} (it forgoes {amount(row['revenue_forgone'])} of revenue and saves "
                 f"{amount(row['spend_saved'])} of spend)")
     return (f"{net} (its extra {amount(-row['spend_saved'])} of spend returns ≈ "

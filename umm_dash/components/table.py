@@ -43,6 +43,10 @@ def text(v: object) -> str:
     return "–" if _missing(v) else str(v)
 
 
+def yes_no(v: object) -> str:
+    return "–" if _missing(v) else ("yes" if bool(v) else "no")
+
+
 def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float | np.floating) and not np.isfinite(v)) or v is pd.NaT or v == ""
 

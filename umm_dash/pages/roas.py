@@ -11,7 +11,7 @@ from umm_dash import verdicts
 from umm_dash.components import download
 from umm_dash.components.cards import banners, empty_state, graph, page_header, section
 from umm_dash.components.page import page
-from umm_dash.components.table import frame_table, number, percent, text
+from umm_dash.components.table import frame_table, number, percent, text, yes_no
 from umm_dash.data import EXPERIMENT_PLAN, RECONCILED_LIFT, current
 from umm_dash.figures import roas as figures
 
@@ -28,7 +28,7 @@ EXPERIMENT_COLUMNS = {"channel": ("channel", text), "kind": ("test", text), "wee
                       "spend_level": ("at spend", text), "roas_halfwidth_today": ("interval today (±)", percent()),
                       "roas_halfwidth_after": ("after (±)", percent()),
                       "value_per_week": ("revenue gained / week", number()), "cost": ("cost", number()),
-                      "net_value": ("net over horizon", number()), "worth_it": ("worth it", text)}
+                      "net_value": ("net over horizon", number()), "worth_it": ("worth it", yes_no)}
 
 
 def _tables(week: str | None):
@@ -57,9 +57,8 @@ def layout(week: str | None, **_):
                 "Each source's share of the way the reconciled estimate moved towards it.",
                 actions=download.button("roas-weights")),
         section("Which test to run next", _experiments(week),
-                "Each channel's best test, simulated on this week's posterior: how much it would narrow the ROAS "
-                "interval, the revenue per week a better split would gain from what it teaches, and what it "
-                "costs.", actions=download.button("roas-experiment-plan")),
+                "Each channel's best test, simulated on this week's posterior: the ROAS interval after it, the "
+                "revenue a better split would gain, and its cost.", actions=download.button("roas-experiment-plan")),
     ]
 
 
@@ -70,24 +69,26 @@ def _experiments(week: str | None):
                            f".venv/bin/umm materialize --partition {week} --select experiment_plan")
     designs, summary = plan["designs"], plan["summary"].iloc[0]
     best = designs[designs["best"]].sort_values("rank")
-    lines = [dmc.Text(f"Next: {summary['top_sentence']}.", fw=600, id="roas-next-test")] if len(best) else []
+    lead = "Next" if len(best) and best["worth_it"].iloc[0] else "No test is worth its cost; the best candidate"
+    lines = [dmc.Text(f"{lead}: {summary['top_sentence']}.", fw=600, id="roas-next-test")] if len(best) else []
     if summary["not_worth_testing"]:
         lines.append(dmc.Text(f"No test is worth its cost over {int(summary['horizon_weeks'])} weeks for: "
                               f"{summary['not_worth_testing'].replace(',', ', ')}.", size="sm"))
     lines.append(frame_table(best, EXPERIMENT_COLUMNS, id="roas-experiments"))
-    lines.append(dmc.Text(f"Measured lifts simulated with {100 * summary['noise_cv']:.0f} % noise for a 4-week "
-                          f"holdout ({summary['noise_source']}); cost = revenue forgone − what the saved spend earns "
-                          f"at the plan's margin (ROAS {summary['budget_marginal_roas']:.2f}).", size="xs",
-                          c="dimmed"))
+    lines.append(dmc.Text(
+        f"Measured lifts simulated with {100 * summary['noise_cv']:.0f} % noise for a 4-week holdout "
+        f"({summary['noise_source']}); cost = revenue forgone − what the saved spend earns at the plan's margin "
+        f"(ROAS {summary['budget_marginal_roas']:.2f}); worth it: a positive net, and a gain clear of its "
+        "Monte-Carlo error and at least 0.1 % of weekly media revenue.", size="xs", c="dimmed"))
     return dmc.Stack(lines, gap="xs")
 
 
 def _tests(coverage: pd.DataFrame | None, week: str | None):
     if coverage is None or coverage.empty:
         return empty_state("No experiments ended by this week",
-                           ".venv/bin/umm materialize --partition {w} --select validated_tests,reconciled_lift,allocation"
-                           .format(w=week), "Add finished tests under incrementality_tests/ in the landing zone, "
-                                            "then reconcile again:")
+                           f".venv/bin/umm materialize --partition {week} --select "
+                           "validated_tests,reconciled_lift,allocation,experiment_plan",
+                           "Add finished tests under incrementality_tests/ in the landing zone, then reconcile again:")
     return graph("roas-tests", figures.tests(coverage))
 
 
