@@ -16,7 +16,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # PyTensor's compiled-code cache outlives runs: a warm cache saves ~13 s per model fit
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
-.PHONY: help sync test test-ops run bench
+.PHONY: help sync test test-ops test-reliability run bench
 help:
 	@echo "make run    start the platform on demo data"
 	@echo "make test   run the whole test suite"
@@ -36,11 +36,16 @@ sync: .venv/.synced
 test: sync
 	$(UV) run --no-sync pytest -m "not ops and not held_out_world"
 
-# not yet in `make test`: on a clean clone the ops world's moto server stopped answering mid-fixture, the
-# market world's default fit ended with 1 divergence (refused, as it should be), and the second family's
-# platform recovery (market seed 1) is not met yet; see the README
+# outside `make test` (about 37 min here for the ops world, plus the held-out recovery worlds): the platform on
+# S3 + Postgres + Dask, UI backfills, stopping runs; the second family's recovery (market seed 1, not met yet),
+# the #12 market world and the experiment plan's recovery (not met yet); see the README
 test-ops: sync
 	$(UV) run --no-sync pytest -m "ops or held_out_world"
+
+# the reliability and security suites at full size (make test runs their bounded form); prints the
+# family / tried / held table the README quotes
+test-reliability: sync
+	UMM_RELIABILITY=full $(UV) run --no-sync pytest tests/reliability
 
 run: sync
 	$(UV) run --no-sync umm up

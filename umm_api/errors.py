@@ -110,6 +110,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400:  # FastAPI could not decode the body (not UTF-8, nested too deep): a bad body
+            return _body(422, "body: not a JSON document that can be decoded", "invalid_parameter",
+                         errors=[{"field": "body", "message": str(err.detail), "type": "json_invalid"}])
         return _body(err.status_code, str(err.detail), {404: "not_found", 405: "method_not_allowed"}.get(
             err.status_code, "http_error"), headers=getattr(err, "headers", None))
 

@@ -68,6 +68,8 @@ def install(server: flask.Flask, keys: KeyStore, audit: AuditLog, *, secret: str
             return None
         visitor = _visitor(keys)
         if visitor is None:
+            # a refused request (no session, a forged or a revoked one) is audited like the API's 401s
+            record(flask.request.method, flask.request.path, query=flask.request.query_string.decode("latin-1"))
             reason = "revoked" if flask.session.pop(SESSION_KEY, None) else None
             if flask.request.path.startswith(CALLBACKS):
                 return flask.jsonify(detail="sign in again", login=_login_url(reason)), 401
@@ -100,6 +102,8 @@ def install(server: flask.Flask, keys: KeyStore, audit: AuditLog, *, secret: str
     @server.after_request
     def _audit(response: flask.Response) -> flask.Response:
         event = flask.g.pop("audit", None)
+        if event is None and response.status_code >= 400:  # any other refusal (405, 404, ...) is audited too
+            event = (flask.request.method, flask.request.path, flask.request.query_string.decode("latin-1"), None)
         if event is not None:
             _write(audit, event, response.status_code)
         return response
@@ -109,7 +113,7 @@ def _visitor(keys: KeyStore) -> Visitor | None:
     if not keys.list():
         return Visitor(None)
     key_id = flask.session.get(SESSION_KEY)
-    key = keys.active(key_id) if key_id else None
+    key = keys.active(key_id) if isinstance(key_id, str) and key_id else None  # a list would be a 500
     return Visitor(key) if key else None
 
 
@@ -144,8 +148,9 @@ def _write(audit: AuditLog, event: tuple, response_status: int) -> None:
 
 def _local(target: str | None) -> str:
     """Only a path on this server (never ``//host`` or ``https://...``): no open redirect after login."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-        return "/"
+    if (not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc
+            or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)):
+        return "/"  # control characters (CR/LF: a header injection, a 500) and backslashes (/\\host) too
     return target
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.defs.conftest import OP_CONFIG
-from umm_assets.defs.experiment_plan.assets import assess
+from umm_assets.defs.experiment_plan.assets import assess, planned
 from umm_assets.defs.experiment_plan.config import ExperimentPlanRunConfig
 from umm_assets.defs.io_manager import PartitionView
 from umm_assets.defs.runs import failure_messages, materialize_range
@@ -70,8 +70,42 @@ def test_a_plan_for_one_week_alone_matches_the_library_on_the_same_partition(scr
     view = PartitionView(warehouse, warehouse.require("allocation", week))
     spend = warehouse.read("validated_spend", warehouse.partitions("validated_spend"))
     tests = warehouse.read("validated_tests", UNPARTITIONED)
-    again = assess(ExperimentPlanRunConfig(**config["experiment_plan"]), view, known_by(tests, week),
-                    ending_at(spend, week, platform.settings.model_window_weeks), seed=4)
+    again = assess(ExperimentPlanRunConfig(**config["experiment_plan"]), *planned(view), known_by(tests, week),
+                   ending_at(spend, week, platform.settings.model_window_weeks), seed=4)
     columns = [c for c in preposterior.COLUMNS if c != "rank"]
     pd.testing.assert_frame_equal(again.designs[columns].reset_index(drop=True),
                                   stored[columns].reset_index(drop=True), check_dtype=False, rtol=1e-9)
+
+
+def _best_designs(**halfwidth_and_value: tuple[float, float]) -> pd.DataFrame:
+    """A designs table of best designs only, ranked by value per week."""
+    rows = [{"channel": c, "best": True, "roas_halfwidth_today": h, "value_per_week": v, "value_per_week_se": 1.0}
+            for c, (h, v) in halfwidth_and_value.items()]
+    frame = pd.DataFrame(rows).sort_values("value_per_week", ascending=False)
+    return frame.assign(rank=range(1, len(frame) + 1))
+
+
+def test_the_well_measured_check_fails_when_the_tightest_channel_is_ranked_first():
+    from umm_assets.defs.experiment_plan import checks
+
+    def well_measured(designs):
+        return next(r for r in checks.results(designs, None) if r.check_name == checks.WELL_MEASURED)
+
+    wrong = well_measured(_best_designs(tv=(0.05, 900.0), display=(0.48, 100.0)))
+    assert not wrong.passed and wrong.description.startswith("tv (±5 % today): rank 1")
+    assert well_measured(_best_designs(tv=(0.05, 100.0), display=(0.48, 900.0))).passed
+    assert well_measured(_best_designs(tv=(0.05, 100.0))).passed  # one channel: nothing to compare
+
+
+def test_the_stability_check_tolerates_a_swap_only_within_monte_carlo_error():
+    from umm_assets.defs.experiment_plan import checks
+
+    def stable(designs, rerun):
+        return next(r for r in checks.results(designs, rerun) if r.check_name == checks.STABLE)
+
+    clear = _best_designs(display=(0.48, 900.0), video=(0.2, 100.0))
+    swapped = _best_designs(display=(0.48, 100.0), video=(0.2, 900.0))
+    assert not stable(clear, swapped).passed  # a clear leader that changes with the seed
+    assert stable(clear, clear).passed
+    close = _best_designs(display=(0.48, 100.5), video=(0.2, 100.0))  # leads by 0.5 < its MC error (1.4)
+    assert stable(close, swapped).passed

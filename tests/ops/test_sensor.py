@@ -16,7 +16,6 @@ from umm_assets.lib import ingest
 from umm_assets.lib.contracts import INPUTS
 from umm_assets.lib.settings import Settings
 
-pytestmark = pytest.mark.ops
 
 
 @pytest.fixture

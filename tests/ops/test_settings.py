@@ -16,7 +16,6 @@ from umm_api.settings import ApiSettings
 from umm_assets.lib.settings import Settings, SettingsError, variable
 from umm_dash.settings import DashSettings
 
-pytestmark = pytest.mark.ops
 
 
 def test_a_window_under_a_year_fails_every_entry_point_at_start(tmp_path):

@@ -18,7 +18,8 @@ from umm_assets.lib.storage import Warehouse, s3_filesystem
 pytestmark = [pytest.mark.ops, pytest.mark.s3, pytest.mark.postgres]
 
 # long enough that the fit is still sampling when the signal comes (minutes on two cores)
-LONG_FIT = {"saturation": "logistic", "chains": 2, "tune": 5000, "draws": 5000, "escalate": False}
+LONG_FIT = {"saturation": "logistic", "adstock": "geometric", "chains": 2, "tune": 20000, "draws": 20000,
+            "escalate": False}
 STOP_WITHIN_S = 15
 
 
@@ -31,15 +32,15 @@ def start_fit(ops_world, week: str, tmp_path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(process: subprocess.Popen, text: str, timeout: float = 300) -> str:
-    """The process's output up to the first line containing ``text``."""
+def wait_for(process: subprocess.Popen, *texts: str, timeout: float = 300) -> str:
+    """The process's output up to the first line containing every one of ``texts``."""
     seen, deadline = [], time.monotonic() + timeout
     for line in process.stdout:
         seen.append(line)
-        if text in line or time.monotonic() > deadline:
-            break
-    assert text in "".join(seen), "".join(seen)
-    return "".join(seen)
+        if all(text in line for text in texts):
+            return "".join(seen)
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError(f"the process ended before {texts}:\n{''.join(seen)}")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
@@ -50,7 +51,7 @@ def test_a_signal_during_sampling_stops_the_fit_and_writes_nothing(ops_world, tm
         folders = set(s3_filesystem().ls(f"{LAKE[5:]}/mmm_posterior/{week}"))
     process = start_fit(ops_world, week, tmp_path)
     try:
-        wait_for(process, f"mmm_posterior[{week}] sampling")
+        wait_for(process, f"mmm_posterior[{week}]", " sampling: draws_done=")
         sent = time.monotonic()
         process.send_signal(signum)
         output, _ = process.communicate(timeout=120)

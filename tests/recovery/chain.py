@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,11 +16,34 @@ import pandas as pd
 
 from tests.conftest import INSTANCE_CONFIG, VALIDATED, Platform
 from umm_assets.definitions import build_defs
-from umm_assets.lib import allocate
+from umm_assets.lib import allocate, demo, market, oracle
+from umm_assets.lib.outputs import MODEL_CHAIN
 from umm_assets.lib.settings import Settings
 from umm_assets.lib.truth import TrueResponse
 
-MODEL_CHAIN = ["mmm_posterior", "reconciled_lift", "allocation"]
+
+@dataclass(frozen=True)
+class World:
+    """A recovery world by name (``demo-7``: ``umm demo`` seed 7; ``market-1``: the second family's seed 1)."""
+
+    name: str
+    simulated: demo.DemoWorld | market.MarketWorld
+    design: oracle.Design  # what the oracle knows of it
+
+    @classmethod
+    def named(cls, name: str) -> World:
+        family, seed = name.split("-")
+        if family == "demo":
+            simulated = demo.simulate(int(seed))
+            return cls(name, simulated, oracle.demo_design(simulated))
+        simulated = market.simulate(int(seed))
+        return cls(name, simulated, oracle.market_design(simulated))
+
+    def write(self, raw: Path) -> dict:
+        """Its landing zone under ``raw``; returns its truth."""
+        if isinstance(self.simulated, demo.DemoWorld):
+            return demo.write_landing_zone(self.simulated, raw, int(self.name.split("-")[1]))
+        return market.write_landing_zone(self.simulated, raw)
 
 
 @contextlib.contextmanager

@@ -19,9 +19,9 @@ costs 5-9 minutes here, so CI has these two; other seeds are not yet measured th
 from __future__ import annotations
 
 import pytest
-from chain import captured, mape, medians, platform_on, run_chain, true_roas
+from chain import captured, mape, medians, true_roas
 
-from umm_assets.lib import demo, market, oracle
+from umm_assets.lib import oracle
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +33,6 @@ WORLDS = ("demo-7", pytest.param("market-1", marks=pytest.mark.held_out_world))
 FLOOR_MULTIPLE = 1.5
 COVERAGE_MIN = 0.80
 CAPTURED_MIN = 0.85
-
-
-def _world(name: str):
-    family, seed = name.split("-")
-    if family == "demo":
-        world = demo.simulate(int(seed))
-        return oracle.demo_design(world), lambda raw: demo.write_landing_zone(world, raw, int(seed))
-    world = market.simulate(int(seed))
-    return oracle.market_design(world), lambda raw: market.write_landing_zone(world, raw)
 
 
 def _score(name: str, platform, floor: oracle.Floor) -> dict:
@@ -65,12 +56,10 @@ def _score(name: str, platform, floor: oracle.Floor) -> dict:
 
 
 @pytest.fixture(scope="module", params=WORLDS)
-def scored(request, tmp_path_factory) -> tuple[str, dict]:
+def scored(request, modelled_world) -> tuple[str, dict]:
     """A world through the platform, scored."""
-    design, write = _world(request.param)
-    with platform_on(tmp_path_factory.mktemp(request.param), write) as platform:
-        run_chain(platform)
-        return request.param, _score(request.param, platform, oracle.floor(design))
+    world, platform = modelled_world(request.param)
+    return request.param, _score(request.param, platform, oracle.floor(world.design))
 
 
 def test_reconciled_roas_is_near_the_floor_and_better_than_the_plain_mmm(scored):

@@ -64,8 +64,8 @@ def weekly_refresh_chain(validated, chain) -> dg.RunStatusSensorDefinition:
     Runs of ``validated`` started by anything else (the landing-zone sensor re-validating a late file, a
     backfill) do not refit: a late file is reflected at the next weekly refresh, as the design says."""
 
-    @dg.run_status_sensor(name="weekly_refresh_chain", run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[validated],
-                          request_job=chain, default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.run_status_sensor(name="weekly_refresh_chain", run_status=dg.DagsterRunStatus.SUCCESS,
+                          monitored_jobs=[validated], request_job=chain, default_status=dg.DefaultSensorStatus.RUNNING,
                           description="After the weekly refresh validated the week that closed: fit, reconcile and "
                                       "allocate it (model_chain_job).")
     def _chain(context: dg.RunStatusSensorContext):

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -63,13 +64,28 @@ def materialize_range(defs: dg.Definitions, instance: dg.DagsterInstance, assets
     )
 
 
-def location_job(**fields) -> dg.JobDefinition:
-    """The code location's implicit asset job (any assets, any weeks: what in-process runs use too) built from
-    ``fields`` of :class:`Settings` (a Dask worker calls this through the job's reconstruction recipe, so it
-    builds what the submitting process built)."""
+# the code location's jobs, in the order a selection is matched to them (a run on an executor names a job the UI
+# knows: Dagster cannot rebuild its implicit asset job, whose name is reserved, from a reconstruction recipe)
+LOCATION_JOBS = ("validated_job", "model_chain_job")
+SELECTION_JOB = "umm_materialize"  # a selection no location job holds (validation and model stages together)
+
+
+def location_job(assets: Sequence[str], **fields) -> dg.JobDefinition:
+    """The code location's job that holds ``assets``, built from ``fields`` of :class:`Settings` (a Dask
+    worker calls this through the job's reconstruction recipe, so it builds what the submitting process
+    built); a selection no job holds gets a job of its own."""
     from umm_assets.definitions import build_defs
 
-    return build_defs(Settings(**fields)).resolve_implicit_global_asset_job_def()
+    defs = build_defs(Settings(**fields))
+    keys = {dg.AssetKey(a) for a in assets}
+    for name in LOCATION_JOBS:
+        job = defs.resolve_job_def(name)
+        if keys <= job.asset_layer.selected_asset_keys:
+            return job
+    selection = dg.define_asset_job(SELECTION_JOB, selection=dg.AssetSelection.assets(*keys))
+    with warnings.catch_warnings():  # "multiple backfill policies": this run's weeks come from its tags
+        warnings.simplefilter("ignore")
+        return dg.Definitions.merge(defs, dg.Definitions(jobs=[selection])).resolve_job_def(SELECTION_JOB)
 
 
 def location_fields(settings: Settings) -> dict:
@@ -85,7 +101,7 @@ def execute_on_executor(settings: Settings, instance: dg.DagsterInstance, assets
                         op_config: Mapping[str, Mapping] | None = None) -> dg.JobExecutionResult:
     """One run orchestrated by this process with the code location's executor (Dask with
     ``UMM_DASK_ADDRESS``): its steps run wherever the executor puts them."""
-    job = dg.build_reconstructable_job(__name__, location_job.__name__,
+    job = dg.build_reconstructable_job(__name__, location_job.__name__, reconstructable_args=(list(assets),),
                                        reconstructable_kwargs=location_fields(settings))
     return dg.execute_job(job, instance, run_config=_run_config(assets, log_level, op_config),
                           tags=_tags(start, end), asset_selection=[dg.AssetKey(a) for a in assets])

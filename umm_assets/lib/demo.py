@@ -193,30 +193,47 @@ def _lift_tests(world: DemoWorld, rng: np.random.Generator) -> pd.DataFrame:
         start = n - before_end
         stop = min(start + length, n)
         channel = by_name[name]
-        actual = world.spend[name].to_numpy()
-        if actual[start:stop].sum() == 0:  # a flighted channel must be on to be tested
-            actual = actual.copy()
+        if world.spend[name].iloc[start:stop].sum() == 0:  # a flighted channel must be on to be tested
+            actual = world.spend[name].to_numpy().copy()
             actual[start:stop] = channel.mean_spend
             world.spend[name] = actual
             world.contributions[name] = world.contribution(channel, actual)
-        off = actual.copy()
-        off[start:stop] = 0
-        lift = float((world.contribution(channel, actual) - world.contribution(channel, off))[start:stop].sum())
-        sd = 0.1 * abs(lift)
-        measured = lift + rng.normal(0, sd)
-        rows.append({
-            "test_id": f"T{number:02d}-{name}",
-            "channel": name,
-            "start_date": world.weeks[start],
-            "end_date": world.weeks[stop - 1] + pd.Timedelta(days=6),
-            "lift": round(measured, 2),
-            "lift_ci_lower": round(measured - 1.645 * sd, 2),
-            "lift_ci_upper": round(measured + 1.645 * sd, 2),
-            "confidence": 0.9,
-            "spend": round(float(actual[start:stop].sum()), 2),
-            "true_lift": lift,
-        })
+        rows.append(holdout(world, name, start, stop, rng, f"T{number:02d}-{name}"))
     return pd.DataFrame(rows)
+
+
+def holdout(world: DemoWorld, name: str, start: int, stop: int, rng: np.random.Generator, test_id: str) -> dict:
+    """What a holdout of channel ``name`` in weeks ``[start, stop)`` measures: the revenue its spend earned in
+    those weeks under the true curves (a geo holdout: the national spend is unchanged), with a 10 % sd."""
+    channel = next(c for c in world.channels if c.name == name)
+    actual = world.spend[name].to_numpy()
+    off = actual.copy()
+    off[start:stop] = 0
+    lift = float((world.contribution(channel, actual) - world.contribution(channel, off))[start:stop].sum())
+    sd = 0.1 * abs(lift)
+    measured = lift + rng.normal(0, sd)
+    return {
+        "test_id": test_id,
+        "channel": name,
+        "start_date": world.weeks[start],
+        "end_date": world.weeks[stop - 1] + pd.Timedelta(days=6),
+        "lift": round(measured, 2),
+        "lift_ci_lower": round(measured - 1.645 * sd, 2),
+        "lift_ci_upper": round(measured + 1.645 * sd, 2),
+        "confidence": 0.9,
+        "spend": round(float(actual[start:stop].sum()), 2),
+        "true_lift": lift,
+    }
+
+
+def latest_holdout(world: DemoWorld, name: str, weeks: int, rng: np.random.Generator, test_id: str) -> dict:
+    """A holdout of ``weeks`` weeks run as late as the world allows: in its latest weeks in which the channel
+    was on air every week (so running it changes no spend the model sees; only the test is new)."""
+    on = world.spend[name].to_numpy() > 0
+    for stop in range(len(world.weeks), weeks - 1, -1):
+        if on[stop - weeks:stop].all():
+            return holdout(world, name, stop - weeks, stop, rng, test_id)
+    raise ValueError(f"{name} is never on air for {weeks} weeks in a row")
 
 
 def daily_rows(weekly: pd.DataFrame, rng: np.random.Generator, columns: list[str]) -> pd.DataFrame:

@@ -34,6 +34,9 @@ class WeeklyBesideDaily(StrEnum):
 
 OUTSIDE_RULE = ("symbolic link that leads outside the landing zone: not read (copy the file into the landing "
                 "zone instead)")
+CHANGED_RULE = ("file changed while being read ({listed:,} bytes when listed, {read:,} read): it is still being "
+                "written; write it under a temporary name (.tmp, .part ...) and rename it when complete")
+VANISHED_RULE = "file disappeared while being read (it was listed, then removed or renamed)"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class LocalLandingZone:
             if (path.is_file() or outside) and all(is_visible(part) for part in rel.parts[1:]):
                 stat = path.lstat() if outside else path.stat()  # never look at what lies outside
                 files.append(
-                    RawFile(rel.as_posix(), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC))
+                    RawFile(rel.as_posix(), stat.st_size, _modified(stat))
                 )
         return files
 
@@ -95,7 +98,19 @@ class LocalLandingZone:
         path = self.root / file.path
         if self._outside(path):
             raise ContractError([Violation(file.path, OUTSIDE_RULE)])
-        return path.read_bytes()
+        try:
+            data = path.read_bytes()
+            after = path.stat()
+        except FileNotFoundError:
+            raise ContractError([Violation(file.path, VANISHED_RULE)]) from None
+        # a file written while it is read would lose rows or cut a number short (12.5 read as 1) without a word
+        if len(data) != file.size or after.st_size != file.size or _modified(after) != file.modified:
+            raise ContractError([Violation(file.path, CHANGED_RULE.format(listed=file.size, read=len(data)))])
+        return data
+
+
+def _modified(stat) -> dt.datetime:
+    return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
 
 
 class S3LandingZone:

@@ -41,13 +41,14 @@ def read_table(file: RawFile, data: bytes) -> tuple[pd.DataFrame, bool]:
         _fail(file, f"unsupported file type: expected {SUPPORTED}")
     if not data:
         _fail(file, "file is empty")
-    if data[:2] == GZIP_MAGIC:
+    gzipped = data[:2] == GZIP_MAGIC
+    if gzipped:
         data = _gunzip(file, data)
         if not data:
             _fail(file, "file is empty (after gzip decompression)")
     if fmt == "parquet" or data[:4] == PARQUET_MAGIC:
         return _read_parquet(file, data), False
-    return _read_csv(file, data), True
+    return _read_csv(file, data, gzipped), True
 
 
 def _fail(file: RawFile, rule: str, **where) -> None:
@@ -83,13 +84,13 @@ def _check_header(file: RawFile, names: list[str]) -> None:
         raise ContractError(repeated)
 
 
-def _read_csv(file: RawFile, data: bytes) -> pd.DataFrame:
+def _read_csv(file: RawFile, data: bytes, gzipped: bool = False) -> pd.DataFrame:
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte-order mark is accepted and dropped
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         byte = data[err.start : err.start + 1].hex()
-        if file.name.lower().endswith((".gz", ".gzip")):
+        if not gzipped and file.name.lower().endswith((".gz", ".gzip")):  # a real gzip's text is just not UTF-8
             _fail(file, f"not gzip data (no gzip header), and not UTF-8 text either (byte 0x{byte} at offset "
                         f"{err.start}): is it really a .csv.gz file?")
         _fail(file, f"text is not valid UTF-8 (byte 0x{byte} at offset {err.start})", line=line)

@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -409,7 +410,14 @@ class Warehouse:
         # Writers in other processes may refresh at the same time: serialize them, or a refresh that
         # listed partitions earlier could rename its catalog over a newer one.
         lock = FileLock(self._path(".catalog.lock")) if not self.remote else contextlib.nullcontext()
-        with lock, tempfile.TemporaryDirectory(prefix=".catalog-", dir=None if self.remote else self.uri) as tmp:
+        with lock:
+            if not self.remote:  # a refresh killed before its rename left its folder; under the lock none is live
+                for leftover in Path(self.uri).glob(".catalog-*"):
+                    shutil.rmtree(leftover, ignore_errors=True)
+            return self._rebuild_catalog(target, skipped)
+
+    def _rebuild_catalog(self, target: str, skipped: list[str]) -> list[str]:
+        with tempfile.TemporaryDirectory(prefix=".catalog-", dir=None if self.remote else self.uri) as tmp:
             built = Path(tmp) / CATALOG_FILE
             with contextlib.closing(duckdb.connect(str(built))) as con:
                 if self.remote:  # views bind on creation; analysts query them with httpfs and their S3 secret

@@ -16,6 +16,38 @@ from umm_dash import access
 from umm_dash.components.week import week_of
 
 BUILDERS: dict[str, Callable[[str | None], pd.DataFrame]] = {}
+# a text cell starting with one of these is run as a formula by spreadsheets (CSV injection): channel names and
+# other texts come from users' raw files, so they are written with a leading apostrophe (OWASP's advice)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    if not isinstance(value, str) or not value.startswith(FORMULA_START) or _plain_number(value):
+        return value
+    return f"'{value}"
+
+
+def _plain_number(text: str) -> bool:
+    """A number held as text (``-1.5``) is no formula: it stays as it is."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name that a spreadsheet would run as a formula made inert;
+    numbers are left as they are."""
+    out = frame.rename(columns=_inert)
+    for column in out.columns[[not pd.api.types.is_numeric_dtype(t) for t in out.dtypes]]:
+        out[column] = out[column].map(_inert)
+    return out
+
+
+def send_csv(frame: pd.DataFrame, filename: str) -> dict:
+    """What a download callback returns: ``frame`` as CSV, safe to open in a spreadsheet."""
+    return dcc.send_data_frame(csv_safe(frame).to_csv, filename, index=False)
 
 
 def table(name: str):
@@ -45,4 +77,4 @@ def download(_, button_id: dict, search: str | None):
     week = week_of(search)
     frame = BUILDERS[name](week)
     access.record("GET", f"/download/{name}.csv", query=f"week={week}" if week else "")
-    return dcc.send_data_frame(frame.to_csv, f"{name}-{week or 'all'}.csv", index=False)
+    return send_csv(frame, f"{name}-{week or 'all'}.csv")

@@ -261,7 +261,7 @@ def download_scenario(_, stored: dict | None):
         return no_update
     access.record("GET", "/download/planner-scenario.csv", query=f"week={stored['week']}")
     frame = pd.DataFrame(stored["rows"]).assign(budget=stored["budget"], week=stored["week"])
-    return dcc.send_data_frame(frame.to_csv, f"scenario-{stored['week']}-{stored['budget']:.0f}.csv", index=False)
+    return download.send_csv(frame, f"scenario-{stored['week']}-{stored['budget']:.0f}.csv")
 
 
 @download.table("planner-plan")

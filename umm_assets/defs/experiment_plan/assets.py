@@ -24,12 +24,16 @@ SHOWN = ["rank", "channel", "kind", "weeks", "spend_level", "roas_halfwidth_toda
          "value_per_week", "cost", "net_value", "worth_it"]
 
 
-def assess(config: ExperimentPlanRunConfig, allocation_view, tests: pd.DataFrame, spend: pd.DataFrame, *,
-            seed: int, channels=None) -> preposterior.ExperimentPlan:
-    """The plan on the stored allocation partition: its posterior (held channels from the plain MMM), bounds,
-    locks, budget, objective and the plain MMM every plan is held to, exactly as its scenarios are solved."""
+def planned(allocation_view) -> tuple[allocate.ScenarioSolver, float]:
+    """The stored allocation partition as its scenarios are solved (its posterior, held channels from the plain
+    MMM, bounds, locks, objective and the plain MMM every plan is held to), and its budget."""
     solver = allocate.ScenarioSolver({name: allocation_view.table(name) for name in allocation_view.commit.tables})
-    budget = float(allocation_view.table("summary")["budget"].iloc[0])
+    return solver, float(allocation_view.table("summary")["budget"].iloc[0])
+
+
+def assess(config: ExperimentPlanRunConfig, solver: allocate.ScenarioSolver, budget: float, tests: pd.DataFrame,
+           spend: pd.DataFrame, *, seed: int, channels=None) -> preposterior.ExperimentPlan:
+    """The tests' plan on the stored allocation partition (``solver`` and ``budget``: :func:`planned`)."""
     result = preposterior.plan(
         solver.model, spend, solver.problem(budget), tests, dict(zip(solver.model.channels, solver.recommended)),
         objective=solver.objective, alpha=solver.alpha, shares=solver.shares, reference=solver.reference,
@@ -58,9 +62,10 @@ def _week(context, config: ExperimentPlanRunConfig, week: str, allocation_view, 
     """The week's plan, and the check's re-assessment of its two leading channels with another seed."""
     started = time.perf_counter()
     spend, tests = ending_at(validated_spend, week, window_weeks), known_by(validated_tests, week)
-    result = assess(config, allocation_view, tests, spend, seed=config.seed)
+    solver, budget = planned(allocation_view)  # once: the check's re-run plans on the same partition
+    result = assess(config, solver, budget, tests, spend, seed=config.seed)
     leaders = list(result.best["channel"].head(2))
-    rerun = (assess(config, allocation_view, tests, spend, seed=config.check_seed, channels=leaders).designs
+    rerun = (assess(config, solver, budget, tests, spend, seed=config.check_seed, channels=leaders).designs
              if len(leaders) > 1 else None)
     for note in result.notes:
         context.log.info(f"experiment_plan[{week}]: {note}")

@@ -2,9 +2,10 @@
 
 A backfill is a rolling-origin history of the model. Runs cover up to 8 weeks each: within a run the
 compiled model is reused across windows of the same shape (only the data are swapped in), so every
-week after the first costs sampling only. reconciled_lift and allocation backfill the same way
-(:data:`MODEL_CHAIN_BACKFILL`): assets of different backfill policies never share a run, so with one policy
-an asset backfill runs the whole chain for up to 8 weeks in one run, as the weekly refresh runs it for one.
+week after the first costs sampling only. reconciled_lift, allocation and experiment_plan backfill the
+same way (:data:`MODEL_CHAIN_BACKFILL`): assets of different backfill policies never share a run, so with
+one policy an asset backfill runs the whole chain for up to 8 weeks in one run, as the weekly refresh runs
+it for one.
 """
 
 import atexit
@@ -37,7 +38,7 @@ CODE_VERSION = f"{__version__}-mmm.5"
 MODEL_FILE = "model.nc"
 PROGRESS_EVERY_S = 10.0
 INPUTS = ("validated_spend", "validated_outcomes", "validated_controls")
-# The model chain's backfill policy (mmm_posterior, reconciled_lift, allocation): a range is cut into runs of
+# The model chain's backfill policy (every stage of lib.outputs.MODEL_CHAIN): a range is cut into runs of
 # up to 8 weeks. Within a run the MMM's compiled model serves every week of one shape (the compile is paid
 # once per run, not per week); 8 weeks keep a run's memory (8 posteriors) and what a failed run loses bounded.
 MODEL_CHAIN_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=8)
