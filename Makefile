@@ -36,7 +36,7 @@ sync: .venv/.synced
 test: sync
 	$(UV) run --no-sync pytest -m "not ops and not held_out_world"
 
-# outside `make test` (about 37 min here for the ops world, plus the held-out recovery worlds): the platform on
+# outside `make test` (38 min here for the ops tests, plus the held-out recovery worlds): the platform on
 # S3 + Postgres + Dask, UI backfills, stopping runs; the second family's recovery (market seed 1, not met yet),
 # the #12 market world and the experiment plan's recovery (not met yet); see the README
 test-ops: sync

@@ -13,8 +13,9 @@ import pytest
 
 FULL = os.environ.get("UMM_RELIABILITY", "bounded") == "full"
 
-_tried: Counter[str] = Counter()
-_held: Counter[str] = Counter()
+_held: dict[str, bool] = {}  # test id -> held (set-up, call and teardown all passed)
+_family: dict[str, str] = {}  # test id -> its case family
+_skipped: set[str] = set()
 
 
 def family_of(item: pytest.Item) -> str | None:
@@ -27,20 +28,22 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     family = family_of(item)
-    if family is None:
+    if family is None or item.nodeid in _skipped:
+        return
+    if report.skipped:  # not tried (e.g. a mount the machine refuses)
+        _skipped.add(item.nodeid)
+        _family.pop(item.nodeid, None)
+        _held.pop(item.nodeid, None)
         return
     # a case counts once: failed in set-up, in the call or in teardown, it did not hold
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        if report.outcome != "skipped":
-            _tried[family] += 1
-            _held[family] += report.outcome == "passed"
-    elif report.when == "teardown" and report.outcome == "failed":
-        _held[family] -= 1
+    _family[item.nodeid] = family
+    _held[item.nodeid] = _held.get(item.nodeid, True) and report.passed
 
 
 def summary_table() -> list[str]:
-    rows = [("case family", "tried", "held")] + [(f, str(_tried[f]), str(_held[f])) for f in sorted(_tried)]
-    rows.append(("all", str(sum(_tried.values())), str(sum(_held.values()))))
+    tried, held = Counter(_family.values()), Counter(_family[i] for i, ok in _held.items() if ok)
+    rows = [("case family", "tried", "held")] + [(f, str(tried[f]), str(held[f])) for f in sorted(tried)]
+    rows.append(("all", str(sum(tried.values())), str(sum(held.values()))))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"| {r[0]:<{width[0]}} | {r[1]:>{width[1]}} | {r[2]:>{width[2]}} |" for r in rows]
     lines.insert(1, f"|{'-' * (width[0] + 2)}|{'-' * (width[1] + 1)}:|{'-' * (width[2] + 1)}:|")
@@ -48,7 +51,7 @@ def summary_table() -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _tried:
+    if _family:
         terminalreporter.section(f"reliability and security ({'full' if FULL else 'bounded'})")
         for line in summary_table():
             terminalreporter.write_line(line)
